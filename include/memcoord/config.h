@@ -1,0 +1,84 @@
+// Config: every setting of the daemon, with the defaults of DESIGN section 9.
+//
+// Sizes are MiB as an operator writes them; code converts with MibToKib at the
+// point of use. A default-constructed Config is valid. Parsing and validation of
+// the YAML file live in src/config/ (config_loader.h); Validate() here checks the
+// relations between fields for configs built in code. Value type, not
+// synchronised: the daemon swaps whole Configs on reload.
+#ifndef MEMCOORD_CONFIG_H_
+#define MEMCOORD_CONFIG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memcoord/model.h"
+#include "memcoord/status.h"
+
+namespace memcoord {
+
+struct DomainOverride {
+  std::string match;  // glob over the domain name (*, ?, [...])
+  DomainSettings settings;
+};
+
+struct Config {
+  std::string connect = "qemu:///system";  // libvirt URI, or sim:FILE
+  double interval_s = 2;
+  std::string policy = "adaptive";  // seed | adaptive | mom | proxmox
+  bool dry_run = false;
+
+  struct Thresholds {
+    int64_t starvation_mib = 150;
+    int64_t waste_mib = 300;
+  } thresholds;
+
+  struct Guardrails {
+    int64_t guest_min_unused_mib = 100;       // G1
+    int64_t host_min_free_mib = 200;          // G2
+    double max_release_fraction = 0.5;       // G3
+    std::optional<double> stale_after_s;     // G5; unset: 3 x interval
+  } guardrails;
+
+  struct Host {
+    std::optional<int64_t> guest_budget_mib;  // G6
+  } host;
+
+  struct Domains {
+    std::vector<std::string> include = {"*"};
+    std::vector<std::string> exclude;
+    std::vector<DomainOverride> overrides;
+  } domains;
+
+  struct Web {
+    std::string listen = ":9741";
+    std::optional<std::string> tls_cert_file;
+    std::optional<std::string> tls_key_file;
+    std::optional<std::string> basic_auth_file;
+  } web;
+
+  struct Log {
+    std::string level = "info";
+  } log;
+
+  double stale_after_s() const {
+    return guardrails.stale_after_s.value_or(3 * interval_s);
+  }
+  // True when the domain passes include and exclude.
+  bool Includes(std::string_view domain) const;
+  // Merged limits: defaults, then metadata, then every matching override in
+  // file order (the file wins over metadata).
+  DomainLimits LimitsFor(std::string_view domain,
+                         const DomainSettings& metadata) const;
+  // Relations between fields (starvation < waste, min <= max, ...).
+  Status Validate() const;
+};
+
+// Shell-style glob: '*', '?', and '[...]' classes.
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+}  // namespace memcoord
+
+#endif  // MEMCOORD_CONFIG_H_

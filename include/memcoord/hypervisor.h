@@ -1,0 +1,40 @@
+// Hypervisor: the interface in front of libvirt (and of the simulator).
+//
+// Sample() returns every running guest and the host in one snapshot; a guest
+// whose stats are missing is still listed, with empty optionals. SetTarget()
+// asks the balloon to move one guest to `target_kib` (live only). Errors come
+// back as Status; a failure for one guest never affects another. Called from
+// the controller's thread only; Health() may be called from any thread.
+#ifndef MEMCOORD_HYPERVISOR_H_
+#define MEMCOORD_HYPERVISOR_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "memcoord/model.h"
+#include "memcoord/status.h"
+
+namespace memcoord {
+
+struct HypervisorHealth {
+  bool up = true;              // connected now
+  int64_t reconnects = 0;      // successful reconnects since start
+  // Calls made to the hypervisor API since start, by call name
+  // (e.g. "virConnectGetAllDomainStats"). Monotonic.
+  std::map<std::string, int64_t> calls;
+};
+
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+  // All running guests and the host. kUnavailable while disconnected.
+  virtual Result<Snapshot> Sample() = 0;
+  // kNotFound if the guest vanished, kUnavailable if disconnected.
+  virtual Status SetTarget(const std::string& domain, int64_t target_kib) = 0;
+  virtual HypervisorHealth Health() const = 0;
+};
+
+}  // namespace memcoord
+
+#endif  // MEMCOORD_HYPERVISOR_H_

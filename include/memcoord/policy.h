@@ -1,0 +1,48 @@
+// Policy: decides a target for guests from a snapshot.
+//
+// Policies are pure: no I/O, no clock; they may keep their own history of past
+// snapshots (times come from Snapshot::time_s). Decide() returns the plan
+// before guardrails; guardrails.h clamps it. Not thread-safe: one policy object
+// belongs to one controller. Unknown names are kInvalidArgument.
+#ifndef MEMCOORD_POLICY_H_
+#define MEMCOORD_POLICY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memcoord/model.h"
+#include "memcoord/status.h"
+
+namespace memcoord {
+
+struct PolicyParams {
+  int64_t starvation_kib = MibToKib(150);
+  int64_t waste_kib = MibToKib(300);
+  int64_t guest_min_unused_kib = MibToKib(100);
+  int64_t host_min_free_kib = MibToKib(200);
+  double max_release_fraction = 0.5;
+  double interval_s = 2;
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual std::string_view name() const = 0;
+  // Guests without stats, or with limits.managed == false, get no action.
+  virtual Plan Decide(const Snapshot& snapshot) = 0;
+};
+
+// "seed", "adaptive", "mom", "proxmox".
+Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name,
+                                           const PolicyParams& params);
+const std::vector<std::string>& PolicyNames();
+
+// Starved: unused <= starvation; wasteful: unused >= waste; unknown: no stats.
+GuestClass Classify(const GuestSample& guest, const PolicyParams& params);
+
+}  // namespace memcoord
+
+#endif  // MEMCOORD_POLICY_H_

@@ -1,0 +1,161 @@
+#include "memcoord/config.h"
+
+#include <string>
+
+namespace memcoord {
+namespace {
+
+// Matches one '[...]' class at pattern[*pi] against c; advances *pi past it.
+// An unterminated '[' is taken literally.
+bool MatchClass(std::string_view pattern, size_t* pi, char c, bool* ok) {
+  size_t i = *pi + 1;
+  bool negate = i < pattern.size() && (pattern[i] == '!' || pattern[i] == '^');
+  if (negate) ++i;
+  bool matched = false;
+  bool first = true;
+  for (; i < pattern.size() && (first || pattern[i] != ']'); ++i, first = false) {
+    if (i + 2 < pattern.size() && pattern[i + 1] == '-' && pattern[i + 2] != ']') {
+      if (pattern[i] <= c && c <= pattern[i + 2]) matched = true;
+      i += 2;
+    } else if (pattern[i] == c) {
+      matched = true;
+    }
+  }
+  if (i >= pattern.size()) {  // no closing bracket
+    *ok = false;
+    return false;
+  }
+  *ok = true;
+  *pi = i + 1;
+  return matched != negate;
+}
+
+}  // namespace
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  // Iterative matcher with single-star backtracking: linear in practice.
+  size_t p = 0, t = 0;
+  size_t star_p = std::string_view::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star_p = p++;
+      star_t = t;
+      continue;
+    }
+    if (p < pattern.size()) {
+      if (pattern[p] == '?') {
+        ++p;
+        ++t;
+        continue;
+      }
+      if (pattern[p] == '[') {
+        size_t np = p;
+        bool well_formed = false;
+        bool m = MatchClass(pattern, &np, text[t], &well_formed);
+        if (well_formed) {
+          if (m) {
+            p = np;
+            ++t;
+            continue;
+          }
+        } else if (text[t] == '[') {
+          ++p;
+          ++t;
+          continue;
+        }
+      } else if (pattern[p] == text[t]) {
+        ++p;
+        ++t;
+        continue;
+      }
+    }
+    if (star_p == std::string_view::npos) return false;
+    p = star_p + 1;
+    t = ++star_t;
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool Config::Includes(std::string_view domain) const {
+  bool included = false;
+  for (const std::string& g : domains.include) {
+    if (GlobMatch(g, domain)) {
+      included = true;
+      break;
+    }
+  }
+  if (!included) return false;
+  for (const std::string& g : domains.exclude) {
+    if (GlobMatch(g, domain)) return false;
+  }
+  return true;
+}
+
+DomainLimits Config::LimitsFor(std::string_view domain,
+                               const DomainSettings& metadata) const {
+  DomainLimits limits;
+  auto apply = [&limits](const DomainSettings& s) {
+    if (s.min_mib) limits.floor_kib = MibToKib(static_cast<double>(*s.min_mib));
+    if (s.max_mib) limits.max_kib = MibToKib(static_cast<double>(*s.max_mib));
+    if (s.shares) limits.shares = *s.shares;
+    if (s.managed) limits.managed = *s.managed;
+  };
+  apply(metadata);
+  for (const DomainOverride& o : domains.overrides) {
+    if (GlobMatch(o.match, domain)) apply(o.settings);
+  }
+  return limits;
+}
+
+Status Config::Validate() const {
+  if (!(interval_s > 0)) {
+    return Status::InvalidArgument("interval_s must be > 0");
+  }
+  if (policy != "seed" && policy != "adaptive" && policy != "mom" &&
+      policy != "proxmox") {
+    return Status::InvalidArgument("policy '" + policy +
+                                   "' is not one of seed, adaptive, mom, proxmox");
+  }
+  if (thresholds.starvation_mib < 0 || thresholds.waste_mib < 0) {
+    return Status::InvalidArgument("thresholds must be >= 0");
+  }
+  if (thresholds.starvation_mib >= thresholds.waste_mib) {
+    return Status::InvalidArgument(
+        "thresholds.starvation_mib must be below thresholds.waste_mib");
+  }
+  if (guardrails.guest_min_unused_mib < 0 || guardrails.host_min_free_mib < 0) {
+    return Status::InvalidArgument("guardrails sizes must be >= 0");
+  }
+  if (!(guardrails.max_release_fraction > 0 &&
+        guardrails.max_release_fraction <= 1)) {
+    return Status::InvalidArgument(
+        "guardrails.max_release_fraction must be in (0, 1]");
+  }
+  if (guardrails.stale_after_s && !(*guardrails.stale_after_s > 0)) {
+    return Status::InvalidArgument("guardrails.stale_after_s must be > 0");
+  }
+  if (host.guest_budget_mib && *host.guest_budget_mib <= 0) {
+    return Status::InvalidArgument("host.guest_budget_mib must be > 0");
+  }
+  for (size_t i = 0; i < domains.overrides.size(); ++i) {
+    const DomainSettings& s = domains.overrides[i].settings;
+    std::string where = "domains.overrides[" + std::to_string(i) + "]";
+    if (s.min_mib && *s.min_mib < 0) {
+      return Status::InvalidArgument(where + ".min_mib must be >= 0");
+    }
+    if (s.min_mib && s.max_mib && *s.min_mib > *s.max_mib) {
+      return Status::InvalidArgument(where + ".min_mib must be <= max_mib");
+    }
+    if (s.min_mib && *s.min_mib < guardrails.guest_min_unused_mib) {
+      return Status::InvalidArgument(
+          where + ".min_mib must be >= guardrails.guest_min_unused_mib");
+    }
+    if (s.shares && *s.shares < 0) {
+      return Status::InvalidArgument(where + ".shares must be >= 0");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace memcoord

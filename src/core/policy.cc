@@ -1,0 +1,32 @@
+#include "memcoord/policy.h"
+
+#include <string>
+
+#include "policies.h"
+
+namespace memcoord {
+
+const std::vector<std::string>& PolicyNames() {
+  static const std::vector<std::string> kNames = {"seed"};
+  return kNames;
+}
+
+Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name,
+                                           const PolicyParams& params) {
+  if (name == "seed") return NewSeedPolicy(params);
+  std::string known;
+  for (const std::string& n : PolicyNames()) {
+    known += (known.empty() ? "" : ", ") + n;
+  }
+  return Status::InvalidArgument("unknown policy '" + std::string(name) +
+                                 "' (known: " + known + ")");
+}
+
+GuestClass Classify(const GuestSample& guest, const PolicyParams& params) {
+  if (!guest.has_stats()) return GuestClass::kUnknown;
+  if (*guest.unused_kib <= params.starvation_kib) return GuestClass::kStarved;
+  if (*guest.unused_kib >= params.waste_kib) return GuestClass::kWasteful;
+  return GuestClass::kOk;
+}
+
+}  // namespace memcoord
