@@ -1,0 +1,195 @@
+#include "memcoord/controller.h"
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace memcoord {
+namespace {
+
+std::string Mib(int64_t kib) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.0f MiB", KibToMib(kib));
+  return buf;
+}
+
+bool SameParams(const PolicyParams& a, const PolicyParams& b) {
+  return a.starvation_kib == b.starvation_kib && a.waste_kib == b.waste_kib &&
+         a.guest_min_unused_kib == b.guest_min_unused_kib &&
+         a.host_min_free_kib == b.host_min_free_kib &&
+         a.max_release_fraction == b.max_release_fraction &&
+         a.interval_s == b.interval_s;
+}
+
+PolicyParams ParamsOf(const Config& c) {
+  PolicyParams p;
+  p.starvation_kib = MibToKib(static_cast<double>(c.thresholds.starvation_mib));
+  p.waste_kib = MibToKib(static_cast<double>(c.thresholds.waste_mib));
+  p.guest_min_unused_kib =
+      MibToKib(static_cast<double>(c.guardrails.guest_min_unused_mib));
+  p.host_min_free_kib =
+      MibToKib(static_cast<double>(c.guardrails.host_min_free_mib));
+  p.max_release_fraction = c.guardrails.max_release_fraction;
+  p.interval_s = c.interval_s;
+  return p;
+}
+
+}  // namespace
+
+Controller::Controller(Hypervisor* hypervisor, const Clock* clock,
+                       Logger* logger, MetricsSink* metrics)
+    : hypervisor_(hypervisor),
+      clock_(clock),
+      logger_(logger),
+      metrics_(metrics) {}
+
+PolicyParams Controller::policy_params() const { return ParamsOf(config_); }
+
+GuardrailParams Controller::guardrail_params() const {
+  GuardrailParams g;
+  g.guest_min_unused_kib =
+      MibToKib(static_cast<double>(config_.guardrails.guest_min_unused_mib));
+  g.host_min_free_kib =
+      MibToKib(static_cast<double>(config_.guardrails.host_min_free_mib));
+  g.max_release_fraction = config_.guardrails.max_release_fraction;
+  g.stale_after_s = config_.stale_after_s();
+  if (config_.host.guest_budget_mib) {
+    g.guest_budget_kib =
+        MibToKib(static_cast<double>(*config_.host.guest_budget_mib));
+  }
+  return g;
+}
+
+Status Controller::Configure(const Config& config) {
+  Status valid = config.Validate();
+  if (!valid.ok()) return valid;
+  const PolicyParams params = ParamsOf(config);
+  if (!policy_ || policy_->name() != config.policy ||
+      !SameParams(params, ParamsOf(config_))) {
+    Result<std::unique_ptr<Policy>> policy = MakePolicy(config.policy, params);
+    if (!policy.ok()) return policy.status();
+    policy_ = std::move(policy.value());
+  }
+  config_ = config;
+  return Status::Ok();
+}
+
+void Controller::NoteGuestStates(const Snapshot& snapshot) {
+  std::set<std::string> present;
+  for (const GuestSample& g : snapshot.guests) {
+    present.insert(g.name);
+    GuestMemo& m = memo_[g.name];
+    if (!m.seen) {
+      m.seen = true;
+      m.had_stats = g.has_stats();
+      logger_->Log(LogLevel::kInfo,
+                   "domain " + g.name + " appeared: actual " +
+                       Mib(g.actual_kib) + ", maximum " + Mib(g.maximum_kib) +
+                       (g.has_stats() ? "" : ", no balloon stats yet") +
+                       (g.limits.managed ? "" : ", unmanaged"));
+      continue;
+    }
+    if (m.had_stats && !g.has_stats()) {
+      logger_->Log(LogLevel::kWarn, "domain " + g.name +
+                                        " lost its balloon stats; no action "
+                                        "until they are back");
+    } else if (!m.had_stats && g.has_stats()) {
+      logger_->Log(LogLevel::kInfo,
+                   "domain " + g.name + " reports balloon stats");
+    }
+    m.had_stats = g.has_stats();
+  }
+  for (auto it = memo_.begin(); it != memo_.end();) {
+    if (present.count(it->first) == 0) {
+      logger_->Log(LogLevel::kInfo, "domain " + it->first + " is gone");
+      it = memo_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+TickReport Controller::Tick() {
+  const auto wall_start = std::chrono::steady_clock::now();
+  TickReport report;
+  report.time_s = clock_->NowSeconds();
+  report.dry_run = config_.dry_run;
+  report.params = ParamsOf(config_);
+  report.policy = policy_ ? std::string(policy_->name()) : config_.policy;
+
+  Result<Snapshot> sampled = hypervisor_->Sample();
+  if (!sampled.ok()) {
+    report.sample_status = sampled.status();
+    if (!sample_failing_) {
+      logger_->Log(LogLevel::kError,
+                   "sampling failed: " + sampled.status().message() +
+                       "; no action until it recovers");
+      sample_failing_ = true;
+    }
+  } else {
+    if (sample_failing_) {
+      logger_->Log(LogLevel::kInfo, "sampling recovered");
+      sample_failing_ = false;
+    }
+    Snapshot& snap = report.snapshot;
+    snap = std::move(sampled.value());
+    // Excluded guests are invisible to the daemon: no action, no metrics.
+    std::vector<GuestSample> kept;
+    kept.reserve(snap.guests.size());
+    for (GuestSample& g : snap.guests) {
+      if (!config_.Includes(g.name)) continue;
+      g.limits = config_.LimitsFor(g.name, g.metadata);
+      kept.push_back(std::move(g));
+    }
+    snap.guests = std::move(kept);
+    const GuardrailParams rails = guardrail_params();
+    snap.guest_budget_kib = rails.guest_budget_kib;
+    NoteGuestStates(snap);
+    for (const GuestSample& g : snap.guests) {
+      report.classes[g.name] = Classify(g, report.params);
+    }
+
+    if (policy_) report.proposed = policy_->Decide(snap);
+    GuardedPlan guarded = Enforce(report.proposed, snap, rails);
+    report.applied = std::move(guarded.plan);
+    report.clamps = guarded.clamps;
+
+    for (const Action& a : report.applied.actions) {
+      ActionResult r{a, Status::Ok(), false};
+      const std::string line = "domain " + a.domain + ": " +
+                               Mib(a.from_kib) + " -> " + Mib(a.target_kib) +
+                               " (" + std::string(ReasonName(a.reason)) + ")";
+      GuestMemo& m = memo_[a.domain];
+      if (config_.dry_run) {
+        logger_->Log(LogLevel::kInfo, line + " [dry-run, not sent]");
+      } else {
+        r.status = hypervisor_->SetTarget(a.domain, a.target_kib);
+        r.sent = true;
+        if (r.status.ok()) {
+          logger_->Log(LogLevel::kInfo, line);
+          if (m.set_failing) {
+            logger_->Log(LogLevel::kInfo,
+                         "domain " + a.domain + ": balloon commands work again");
+            m.set_failing = false;
+          }
+        } else if (!m.set_failing) {
+          logger_->Log(LogLevel::kError, line + " failed: " +
+                                             r.status.message() +
+                                             " (logged once until it works)");
+          m.set_failing = true;
+        }
+      }
+      report.results.push_back(std::move(r));
+    }
+  }
+
+  report.duration_s = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - wall_start)
+                          .count();
+  if (metrics_ != nullptr) metrics_->Record(report, hypervisor_->Health());
+  return report;
+}
+
+}  // namespace memcoord
