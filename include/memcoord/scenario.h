@@ -47,6 +47,8 @@ struct Scenario {
   double host_total_mib = 6144;
   double host_used_mib = 512;
   std::optional<int64_t> guest_budget_mib;  // G6 for this scenario's runs
+  // Host free below this counts in Scores::host_low_s (DESIGN 5, G2).
+  double host_min_free_mib = 200;
   std::vector<ScenarioGuest> guests;
 };
 
