@@ -1,0 +1,151 @@
+// The tick (DESIGN section 4) with a scripted hypervisor and a manual clock.
+#include "memcoord/controller.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace memcoord {
+namespace {
+
+using testing::FakeHypervisor;
+using testing::Guest;
+using testing::GuestWithoutStats;
+using testing::Snap;
+
+class RecordingSink : public MetricsSink {
+ public:
+  void Record(const TickReport& report, const HypervisorHealth&) override {
+    reports.push_back(report);
+  }
+  std::vector<TickReport> reports;
+};
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  ControllerTest() : controller_(&hv_, &clock_, &log_, &sink_) {
+    config_.policy = "seed";
+    EXPECT_TRUE(controller_.Configure(config_).ok());
+  }
+  FakeHypervisor hv_;
+  ManualClock clock_{100};
+  MemoryLogger log_;
+  RecordingSink sink_;
+  Config config_;
+  Controller controller_;
+};
+
+TEST_F(ControllerTest, SetsGuardedTargetsAndRecordsTheTick) {
+  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, 100), Guest("b", 2048, 900, 2048, 100)},
+                      4096, 16384, 100);
+  TickReport r = controller_.Tick();
+  ASSERT_TRUE(r.sample_status.ok());
+  ASSERT_EQ(hv_.sets.size(), 2u);
+  EXPECT_EQ(hv_.sets[0], std::make_pair(std::string("a"), MibToKib(1024 + 450)));
+  EXPECT_EQ(hv_.sets[1], std::make_pair(std::string("b"), MibToKib(2048 - 450)));
+  EXPECT_EQ(r.classes.at("a"), GuestClass::kStarved);
+  EXPECT_EQ(r.classes.at("b"), GuestClass::kWasteful);
+  ASSERT_EQ(sink_.reports.size(), 1u);
+  EXPECT_EQ(sink_.reports[0].applied.actions.size(), 2u);
+  EXPECT_EQ(log_.Count("domain a: 1024 MiB -> 1474 MiB (starved)"), 1);
+}
+
+TEST_F(ControllerTest, DryRunPlansButSendsNothing) {
+  config_.dry_run = true;
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, 100)}, 4096, 16384, 100);
+  TickReport r = controller_.Tick();
+  EXPECT_TRUE(hv_.sets.empty());
+  ASSERT_EQ(r.results.size(), 1u);
+  EXPECT_FALSE(r.results[0].sent);
+  EXPECT_TRUE(r.dry_run);
+  EXPECT_EQ(log_.Count("[dry-run, not sent]"), 1);
+}
+
+TEST_F(ControllerTest, FailedSampleSetsNothingAndLogsOnce) {
+  hv_.sample_status = Status::Unavailable("libvirtd is down");
+  for (int i = 0; i < 5; ++i) {
+    TickReport r = controller_.Tick();
+    EXPECT_FALSE(r.sample_status.ok());
+  }
+  EXPECT_TRUE(hv_.sets.empty());
+  EXPECT_EQ(log_.Count("sampling failed"), 1);
+  EXPECT_EQ(sink_.reports.size(), 5u);
+  hv_.sample_status = Status::Ok();
+  hv_.snapshot = Snap({}, 4096, 16384, 100);
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("sampling recovered"), 1);
+}
+
+TEST_F(ControllerTest, OneFailedSetCostsOnlyThatGuest) {
+  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, 100), Guest("b", 2048, 900, 2048, 100)},
+                      4096, 16384, 100);
+  hv_.set_errors["a"] = Status::NotFound("domain a vanished");
+  for (int i = 0; i < 3; ++i) {
+    TickReport r = controller_.Tick();
+    ASSERT_EQ(r.results.size(), 2u);
+    EXPECT_FALSE(r.results[0].status.ok());
+    EXPECT_TRUE(r.results[1].status.ok());
+  }
+  EXPECT_EQ(hv_.sets.size(), 3u);  // b every tick
+  EXPECT_EQ(log_.Count("failed: domain a vanished"), 1);
+  hv_.set_errors.clear();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("balloon commands work again"), 1);
+}
+
+TEST_F(ControllerTest, LogsStatsLostAndBackOncePerChange) {
+  hv_.snapshot = Snap({Guest("a", 1024, 200, 2048, 100)}, 4096, 16384, 100);
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("domain a appeared"), 1);
+  hv_.snapshot = Snap({GuestWithoutStats("a", 1024)}, 4096, 16384, 100);
+  controller_.Tick();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("lost its balloon stats"), 1);
+  hv_.snapshot = Snap({Guest("a", 1024, 200, 2048, 100)}, 4096, 16384, 100);
+  controller_.Tick();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("reports balloon stats"), 1);
+  hv_.snapshot = Snap({}, 4096, 16384, 100);
+  controller_.Tick();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("domain a is gone"), 1);
+}
+
+TEST_F(ControllerTest, ExcludedGuestsAreInvisibleAndOverridesApply) {
+  config_.domains.exclude = {"skip-*"};
+  config_.domains.overrides.push_back({"a", {1100, std::nullopt, std::nullopt, std::nullopt}});
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  hv_.snapshot = Snap({Guest("skip-1", 1024, 10, 2048, 100),
+                       Guest("a", 1024, 100, 2048, 100)},
+                      4096, 16384, 100);
+  TickReport r = controller_.Tick();
+  ASSERT_EQ(r.snapshot.guests.size(), 1u);
+  EXPECT_EQ(r.snapshot.guests[0].name, "a");
+  EXPECT_EQ(r.snapshot.guests[0].limits.floor_kib, MibToKib(1100));
+  ASSERT_EQ(hv_.sets.size(), 1u);
+  EXPECT_EQ(hv_.sets[0].first, "a");
+}
+
+TEST_F(ControllerTest, StaleStatsGetNoActionAndAreCounted) {
+  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, /*time_s=*/50)}, 4096, 16384, 100);
+  clock_.Set(100);
+  TickReport r = controller_.Tick();
+  EXPECT_TRUE(hv_.sets.empty());
+  EXPECT_EQ(r.clamps[Rule::kStale], 1);
+}
+
+TEST_F(ControllerTest, InvalidConfigKeepsThePreviousOne) {
+  Config bad = config_;
+  bad.policy = "nonsense";
+  Status s = controller_.Configure(bad);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(controller_.config().policy, "seed");
+  bad = config_;
+  bad.thresholds.waste_mib = 100;
+  EXPECT_FALSE(controller_.Configure(bad).ok());
+  EXPECT_EQ(controller_.config().thresholds.waste_mib, 300);
+}
+
+}  // namespace
+}  // namespace memcoord
