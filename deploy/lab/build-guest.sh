@@ -30,8 +30,9 @@ for tool in dpkg-deb tar gcc cpio gzip modinfo sha256sum; do
 done
 busybox=/bin/busybox
 file_is_static() { ! LC_ALL=C ldd "$1" >/dev/null 2>&1; }
-[[ -x $busybox ]] && file_is_static "$busybox" \
-  || die "$busybox is missing or not static; install busybox-static (deploy/lab/install-deps.sh)"
+if ! [[ -x $busybox ]] || ! file_is_static "$busybox"; then
+  die "$busybox is missing or not static; install busybox-static (deploy/lab/install-deps.sh)"
+fi
 
 deb=
 if [[ -r ${cache_dir}/kernel-deb.path ]]; then

@@ -23,11 +23,12 @@ while :; do
   fi
   # shellcheck disable=SC2086 # split the request into its fields on purpose
   set -- $line
-  [ "$1" = RUN ] && [ $# -eq 4 ] || continue
+  if [ "$1" != RUN ] || [ $# -ne 4 ]; then continue; fi
   id=$2
   limit=$3
   if cmd=$(printf '%s' "$4" | base64 -d 2>/dev/null); then
     # Commands get a normal OOM score back (init and the agent run at -1000).
+    # shellcheck disable=SC2016 # $1 is expanded by the inner sh
     timeout -s KILL "$limit" sh -c 'echo 0 >/proc/self/oom_score_adj; eval "$1"' sh "$cmd" \
       </dev/null >"$out" 2>&1
     rc=$?

@@ -20,6 +20,7 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 echo -1000 >/proc/self/oom_score_adj
 
 name=lab-guest
+# shellcheck disable=SC2013 # words, not lines
 for arg in $(cat /proc/cmdline); do
   case $arg in
     memcoord.name=*) name=${arg#memcoord.name=} ;;
@@ -28,6 +29,7 @@ done
 hostname "$name"
 say "guest $name, kernel $(uname -r)"
 
+# shellcheck disable=SC2013 # one module name per line, no spaces
 for m in $(cat /etc/lab-modules); do
   insmod "/lib/modules/$m.ko" || say "insmod $m failed"
 done

@@ -148,8 +148,15 @@ struct hog {
   long cap;      /* capacity of chunks[] */
   long target;   /* MiB wanted */
   long rate;     /* MiB/s, 0 = unlimited */
-  double credit; /* MiB allowed but not yet taken in this step */
+  double credit; /* MiB allowed by the rate but not taken yet */
+  double last;   /* monotonic seconds when credit was last added; 0 = not growing */
 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int hog_grow_one(struct hog *h) {
   if (h->held == h->cap) {
@@ -176,14 +183,20 @@ static void hog_shrink_to(struct hog *h, long target) {
 
 /* One step: grow by at most rate/10 MiB (all the way when rate is 0), or free at once. */
 static int hog_step(struct hog *h) {
-  if (h->held > h->target) {
+  if (h->held >= h->target) {
     hog_shrink_to(h, h->target);
+    h->last = 0;
+    h->credit = 0;
     return 0;
   }
-  if (h->held == h->target) return 0;
   long want = h->target - h->held;
   if (h->rate > 0) {
-    h->credit += (double)h->rate * STEP_NS / 1e9;
+    /* Credit follows the wall clock, so the rate holds even when touching pages is
+     * slow (emulated guests), as long as the machine can keep up at all. */
+    double t = now_s();
+    h->credit += h->last > 0 ? (double)h->rate * (t - h->last) : (double)h->rate * STEP_NS / 1e9;
+    h->last = t;
+    if (h->credit > (double)h->rate) h->credit = (double)h->rate; /* at most 1 s of burst */
     long n = (long)h->credit;
     if (n < want) want = n;
     h->credit -= (double)want;
@@ -218,8 +231,10 @@ static int cmd_run(int argc, char **argv) {
   long hold = argc > 2 ? parse_num(argv[2], "HOLD_S") : -1;
   install_handlers();
   setvbuf(stdout, NULL, _IOLBF, 0);
-  printf("memhog: allocating %ld MiB at %s%ld MiB/s\n", h.target,
-         h.rate ? "" : "unlimited ", h.rate);
+  if (h.rate > 0)
+    printf("memhog: allocating %ld MiB at %ld MiB/s\n", h.target, h.rate);
+  else
+    printf("memhog: allocating %ld MiB as fast as possible\n", h.target);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   long last_report = 0;
@@ -257,6 +272,7 @@ static void read_ctl(const char *name, struct hog *h) {
     h->target = t;
     h->rate = r;
     h->credit = 0;
+    h->last = 0;
   }
 }
 
