@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building memory_coordinator and
+# running its whole test suite need. Idempotent; run as root.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: run as root (apt-get install needs it)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git \
+  libvirt-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev \
+  libcli11-dev libspdlog-dev nlohmann-json3-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  prometheus curl openssl wrk gnuplot-nox python3 procps time
+
+# The lab (real libvirtd, QEMU, a guest kernel from Debian's archive).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ -x "$here/lab/install-deps.sh" ]]; then
+  "$here/lab/install-deps.sh"
+fi
