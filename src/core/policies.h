@@ -10,6 +10,9 @@
 namespace memcoord {
 
 std::unique_ptr<Policy> NewSeedPolicy(const PolicyParams& params);
+std::unique_ptr<Policy> NewMomPolicy(const PolicyParams& params);
+std::unique_ptr<Policy> NewProxmoxPolicy(const PolicyParams& params);
+std::unique_ptr<Policy> NewAdaptivePolicy(const PolicyParams& params);
 
 }  // namespace memcoord
 

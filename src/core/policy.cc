@@ -7,13 +7,17 @@
 namespace memcoord {
 
 const std::vector<std::string>& PolicyNames() {
-  static const std::vector<std::string> kNames = {"seed"};
+  static const std::vector<std::string> kNames = {"seed", "mom", "proxmox",
+                                                  "adaptive"};
   return kNames;
 }
 
 Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name,
                                            const PolicyParams& params) {
   if (name == "seed") return NewSeedPolicy(params);
+  if (name == "mom") return NewMomPolicy(params);
+  if (name == "proxmox") return NewProxmoxPolicy(params);
+  if (name == "adaptive") return NewAdaptivePolicy(params);
   std::string known;
   for (const std::string& n : PolicyNames()) {
     known += (known.empty() ? "" : ", ") + n;
