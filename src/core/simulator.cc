@@ -373,22 +373,22 @@ struct SimHypervisor::Impl {
     }
   }
 
-  void Score(double dt) {
-    for (const Guest& g : guests) {
-      if (!g.running) continue;
-      double line = std::max(kPressureMinMib, kPressureFraction * g.actual_mib);
-      if (g.usable_mib() < line || g.swapped_in_this_step) pressure_s += dt;
-      waste_integral += std::max(0.0, g.unused_mib() - kWasteLineMib) * dt;
-    }
-    double free = HostFreeMib();
+  // Scores are a left Riemann sum: each step is charged with the state at its
+  // start, so an event at t counts from t on, and with whether the guest had
+  // to swap in during the step.
+  void Step() {
+    const double dt = step_s;
+    const double free = HostFreeMib();
     if (free < scenario.host_min_free_mib) host_low_s += dt;
     host_free_integral += free * dt;
     elapsed_s += dt;
-  }
-
-  void Step() {
     for (Guest& g : guests) {
-      if (g.running) StepGuest(g, step_s);
+      if (!g.running) continue;
+      double line = std::max(kPressureMinMib, kPressureFraction * g.actual_mib);
+      bool pressured = g.usable_mib() < line;
+      waste_integral += std::max(0.0, g.unused_mib() - kWasteLineMib) * dt;
+      StepGuest(g, dt);
+      if (pressured || g.swapped_in_this_step) pressure_s += dt;
     }
     ++steps;
     FireEvents();
@@ -397,7 +397,6 @@ struct SimHypervisor::Impl {
       Refresh(second);
       last_refresh_second = second;
     }
-    Score(step_s);
   }
 
   void AdvanceTo(double t) {
