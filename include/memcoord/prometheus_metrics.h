@@ -38,7 +38,9 @@
 // Security (both optional, from the `web:` config section):
 //   - TLS: `tls_cert_file` (PEM, certificate chain) and `tls_key_file` (PEM
 //     private key); both or neither. CivetWeb loads OpenSSL at run time
-//     (libssl.so); without it, Start() fails when TLS is asked for.
+//     (libssl.so) and needs the OpenSSL 1.1 symbol names: with OpenSSL 3
+//     (Debian 12's libcivetweb 1.15) it cannot, and Start() fails with
+//     kUnavailable saying so. Terminate TLS in front (a reverse proxy) there.
 //   - Basic auth: `basic_auth_file`, one `user:secret` per line, where secret
 //     is either `sha256:` followed by 64 hex digits (SHA-256 of the password)
 //     or the plain password. Blank lines and lines starting with '#' are
@@ -72,7 +74,8 @@ namespace memcoord {
 
 struct MetricsOptions {
   // "[host]:port". ":9741" listens on every IPv4 address, "127.0.0.1:0" on
-  // an ephemeral loopback port (see ListeningPorts()), "[::1]:9741" on IPv6.
+  // an ephemeral loopback port (see ListeningPorts()). "[::1]:9741" needs a
+  // CivetWeb built with IPv6 (Debian 12's is not: Start() fails).
   std::string listen = ":9741";
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;

@@ -1,12 +1,17 @@
 #include "memcoord/prometheus_metrics.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +19,7 @@
 #include <limits>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "basic_auth.h"
 #include "metrics_state.h"
@@ -107,7 +113,7 @@ class PrometheusMetrics::Impl {
   }
 
   ~Impl() {
-    if (ctx_ != nullptr) mg_stop(ctx_);
+    if (ctx_ != nullptr) Stop();
     if (library_initialised_) {
       std::lock_guard<std::mutex> lock(LibraryMutex());
       mg_exit_library();
@@ -157,6 +163,7 @@ class PrometheusMetrics::Impl {
   }
 
  private:
+  void Stop();
   static std::mutex& LibraryMutex() {
     static std::mutex mu;
     return mu;
@@ -188,6 +195,7 @@ class PrometheusMetrics::Impl {
   std::optional<BasicAuth> auth_;
   mg_context* ctx_ = nullptr;
   bool library_initialised_ = false;
+  std::string wake_host_;  // an address of ours that reaches the listener
   std::string tls_error_;  // written by OnInitSsl during mg_start2
 
   std::mutex write_mu_;
@@ -214,6 +222,8 @@ Status PrometheusMetrics::Impl::StartServer() {
   }
   Result<std::string> ports = ListeningPortsOption(options_.listen, tls);
   if (!ports.ok()) return ports.status();
+  wake_host_ = options_.listen.substr(0, options_.listen.rfind(':'));
+  if (wake_host_.empty() || wake_host_ == "0.0.0.0") wake_host_ = "127.0.0.1";
   if (options_.http_threads < 1) {
     return Status::InvalidArgument("http_threads must be at least 1");
   }
@@ -223,10 +233,11 @@ Status PrometheusMetrics::Impl::StartServer() {
   // a host without OpenSSL still serves plain HTTP.
   {
     std::lock_guard<std::mutex> lock(LibraryMutex());
-    unsigned features = MG_FEATURES_DEFAULT | MG_FEATURES_IPV6;
+    unsigned features = MG_FEATURES_DEFAULT;
     if (tls) features |= MG_FEATURES_TLS;
     const unsigned got = mg_init_library(features);
-    library_initialised_ = true;
+    // 0 means initialisation did not complete; there is nothing to undo.
+    library_initialised_ = got != 0;
     if (tls && (got & MG_FEATURES_TLS) == 0) {
       return Status::Unavailable(
           "TLS requested but CivetWeb could not load OpenSSL (libssl.so)");
@@ -273,6 +284,35 @@ Status PrometheusMetrics::Impl::StartServer() {
                                ": " + why);
   }
   return Status::Ok();
+}
+
+void PrometheusMetrics::Impl::Stop() {
+  // CivetWeb's accept loop looks at its stop flag only between polls of up to
+  // two seconds; a connection wakes it at once. mg_stop() blocks, so another
+  // thread knocks until it returns.
+  std::atomic<bool> stopped{false};
+  std::vector<int> ports = ListeningPorts();
+  std::thread knocker([&] {
+    in_addr addr{};
+    if (inet_pton(AF_INET, wake_host_.c_str(), &addr) != 1) return;
+    while (!stopped.load()) {
+      for (int port : ports) {
+        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return;
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(static_cast<uint16_t>(port));
+        sa.sin_addr = addr;
+        connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+        close(fd);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  mg_stop(ctx_);
+  ctx_ = nullptr;
+  stopped.store(true);
+  knocker.join();
 }
 
 int PrometheusMetrics::Impl::OnInitSsl(void* ssl_ctx, void* user_data) {

@@ -1,0 +1,582 @@
+#include "memcoord/prometheus_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "exposition.h"
+#include "http_client.h"
+#include "test_report.h"
+
+namespace memcoord {
+namespace {
+
+using testing::Guest;
+using testing::GuestWithoutStats;
+using testing::HttpGet;
+using testing::HttpRequest;
+using testing::HttpResponse;
+using testing::kMib;
+using testing::MakeAction;
+using testing::ParsedExposition;
+using testing::Report;
+
+struct Server {
+  std::unique_ptr<PrometheusMetrics> metrics;
+  int port = 0;
+
+  ParsedExposition Scrape() const {
+    HttpResponse r = HttpGet(port, "/metrics");
+    EXPECT_EQ(r.status, 200) << r.error;
+    ParsedExposition p = ParsedExposition::Parse(r.body);
+    EXPECT_TRUE(p.errors().empty()) << p.errors().front();
+    return p;
+  }
+};
+
+Server StartLocal(const Clock* clock, MetricsOptions options = {}) {
+  options.listen = "127.0.0.1:0";
+  Result<std::unique_ptr<PrometheusMetrics>> m =
+      PrometheusMetrics::Start(options, clock);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  Server s;
+  if (!m.ok()) return s;
+  s.metrics = std::move(m).value();
+  std::vector<int> ports = s.metrics->ListeningPorts();
+  EXPECT_EQ(ports.size(), 1u);
+  if (!ports.empty()) s.port = ports[0];
+  return s;
+}
+
+HypervisorHealth Healthy() {
+  HypervisorHealth h;
+  h.up = true;
+  h.reconnects = 2;
+  h.calls["virConnectGetAllDomainStats"] = 7;
+  h.calls["virDomainSetMemoryFlags"] = 3;
+  return h;
+}
+
+TEST(MetricsTest, BindsAnEphemeralLoopbackPort) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  ASSERT_NE(s.metrics, nullptr);
+  EXPECT_GT(s.port, 0);
+  EXPECT_NE(s.port, 9741);
+}
+
+TEST(MetricsTest, ExportsGuestGaugesInBytes) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.snapshot.guests.push_back(Guest("vm1", 1024, 98.5));
+  r.snapshot.guests.push_back(GuestWithoutStats("vm2", 512));
+  s.metrics->Record(r, Healthy());
+
+  ParsedExposition p = s.Scrape();
+  const testing::Labels vm1 = {{"domain", "vm1"}};
+  EXPECT_EQ(p.Value("memcoord_domain_actual_bytes", vm1), 1024 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_maximum_bytes", vm1), 4096 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_unused_bytes", vm1), 512 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_usable_bytes", vm1), 612 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_available_bytes", vm1), 974 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_rss_bytes", vm1), 1034 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_target_bytes", vm1), 1024 * kMib);
+  EXPECT_DOUBLE_EQ(*p.Value("memcoord_domain_stats_age_seconds", vm1), 1.5);
+
+  // A statistic the guest did not report has no series at all, never a zero.
+  const testing::Labels vm2 = {{"domain", "vm2"}};
+  EXPECT_EQ(p.Value("memcoord_domain_actual_bytes", vm2), 512 * kMib);
+  EXPECT_FALSE(p.Value("memcoord_domain_unused_bytes", vm2).has_value());
+  EXPECT_FALSE(p.Value("memcoord_domain_stats_age_seconds", vm2).has_value());
+  EXPECT_FALSE(p.Value("memcoord_domain_rss_bytes", vm2).has_value());
+
+  for (const char* name :
+       {"memcoord_domain_actual_bytes", "memcoord_domain_maximum_bytes",
+        "memcoord_domain_unused_bytes", "memcoord_domain_usable_bytes",
+        "memcoord_domain_available_bytes", "memcoord_domain_rss_bytes",
+        "memcoord_domain_target_bytes", "memcoord_domain_stats_age_seconds",
+        "memcoord_domain_class"}) {
+    EXPECT_EQ(p.Type(name), "gauge") << name;
+    EXPECT_FALSE(p.Help(name).empty()) << name;
+  }
+}
+
+TEST(MetricsTest, TargetIsThePlannedTargetEvenInDryRun) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.dry_run = true;
+  r.snapshot.guests.push_back(Guest("planned", 1024, 100));
+  GuestSample known = Guest("known", 1024, 100);
+  known.target_kib = MibToKib(900);
+  r.snapshot.guests.push_back(known);
+  r.snapshot.guests.push_back(Guest("idle", 1024, 100));
+  Action a = MakeAction("planned", 1024, 1324, Reason::kStarved);
+  r.applied.actions.push_back(a);
+  r.results.push_back({a, Status::Ok(), /*sent=*/false});
+  s.metrics->Record(r, Healthy());
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_domain_target_bytes", {{"domain", "planned"}}),
+            1324 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_target_bytes", {{"domain", "known"}}),
+            900 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_target_bytes", {{"domain", "idle"}}),
+            1024 * kMib);
+  EXPECT_EQ(p.Value("memcoord_dry_run"), 1);
+}
+
+TEST(MetricsTest, ClassIsOneForTheCurrentClassOnly) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.snapshot.guests.push_back(Guest("hungry", 1024, 100));
+  r.snapshot.guests.push_back(Guest("fat", 1024, 100));
+  r.snapshot.guests.push_back(GuestWithoutStats("blind", 512));
+  r.classes["hungry"] = GuestClass::kStarved;
+  r.classes["fat"] = GuestClass::kWasteful;
+  // "blind" has no entry: it is unknown.
+  s.metrics->Record(r, Healthy());
+
+  ParsedExposition p = s.Scrape();
+  auto cls = [&](const std::string& d, const std::string& c) {
+    return p.Value("memcoord_domain_class", {{"domain", d}, {"class", c}});
+  };
+  EXPECT_EQ(cls("hungry", "starved"), 1);
+  EXPECT_EQ(cls("hungry", "ok"), 0);
+  EXPECT_EQ(cls("hungry", "wasteful"), 0);
+  EXPECT_EQ(cls("hungry", "unknown"), 0);
+  EXPECT_EQ(cls("fat", "wasteful"), 1);
+  EXPECT_EQ(cls("fat", "starved"), 0);
+  EXPECT_EQ(cls("blind", "unknown"), 1);
+  EXPECT_EQ(cls("blind", "ok"), 0);
+  EXPECT_EQ(p.Samples("memcoord_domain_class").size(), 12u);
+}
+
+TEST(MetricsTest, ExportsHostMemoryAndThresholds) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.params.starvation_kib = MibToKib(150);
+  r.params.waste_kib = MibToKib(300);
+  r.params.guest_min_unused_kib = MibToKib(100);
+  r.params.host_min_free_kib = MibToKib(200);
+  s.metrics->Record(r, Healthy());
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_host_memory_total_bytes"), 16384 * kMib);
+  EXPECT_EQ(p.Value("memcoord_host_memory_free_bytes"), 8192 * kMib);
+  EXPECT_EQ(p.Value("memcoord_host_memory_available_bytes"), 10240 * kMib);
+  EXPECT_EQ(p.Value("memcoord_threshold_bytes", {{"name", "starvation"}}),
+            150 * kMib);
+  EXPECT_EQ(p.Value("memcoord_threshold_bytes", {{"name", "waste"}}),
+            300 * kMib);
+  EXPECT_EQ(p.Value("memcoord_threshold_bytes", {{"name", "guest_min_unused"}}),
+            100 * kMib);
+  EXPECT_EQ(p.Value("memcoord_threshold_bytes", {{"name", "host_min_free"}}),
+            200 * kMib);
+  EXPECT_EQ(p.Type("memcoord_host_memory_free_bytes"), "gauge");
+}
+
+TEST(MetricsTest, CountsSentActionsByDirectionReasonAndBytes) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  for (int tick = 0; tick < 2; ++tick) {
+    TickReport r = Report(100 + tick);
+    r.snapshot.guests.push_back(Guest("a", 1024, 100 + tick));
+    r.snapshot.guests.push_back(Guest("b", 2048, 100 + tick));
+    r.snapshot.guests.push_back(Guest("c", 1024, 100 + tick));
+    Action grow = MakeAction("a", 1024, 1324, Reason::kStarved);
+    Action shrink = MakeAction("b", 2048, 1748, Reason::kReclaim);
+    Action failed = MakeAction("c", 1024, 1124, Reason::kPredicted);
+    r.applied.actions = {grow, shrink, failed};
+    r.results.push_back({grow, Status::Ok(), true});
+    r.results.push_back({shrink, Status::Ok(), true});
+    r.results.push_back({failed, Status::Unavailable("gone"), false});
+    s.metrics->Record(r, Healthy());
+  }
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(
+      p.Value("memcoord_balloon_actions_total",
+              {{"domain", "a"}, {"direction", "grow"}, {"reason", "starved"}}),
+      2);
+  EXPECT_EQ(p.Value("memcoord_balloon_actions_total", {{"domain", "b"},
+                                                       {"direction", "shrink"},
+                                                       {"reason", "reclaim"}}),
+            2);
+  // A failed set is an error, not an action.
+  EXPECT_FALSE(
+      p.Value("memcoord_balloon_actions_total",
+              {{"domain", "c"}, {"direction", "grow"}, {"reason", "predicted"}})
+          .has_value());
+  EXPECT_EQ(p.Value("memcoord_balloon_errors_total", {{"domain", "c"}}), 2);
+  EXPECT_EQ(p.Value("memcoord_balloon_errors_total", {{"domain", "a"}}), 0);
+  EXPECT_EQ(p.Value("memcoord_balloon_moved_bytes_total",
+                    {{"domain", "a"}, {"direction", "grow"}}),
+            600 * kMib);
+  EXPECT_EQ(p.Value("memcoord_balloon_moved_bytes_total",
+                    {{"domain", "a"}, {"direction", "shrink"}}),
+            0);
+  EXPECT_EQ(p.Value("memcoord_balloon_moved_bytes_total",
+                    {{"domain", "b"}, {"direction", "shrink"}}),
+            600 * kMib);
+  EXPECT_EQ(p.Type("memcoord_balloon_actions_total"), "counter");
+  EXPECT_EQ(p.Type("memcoord_balloon_moved_bytes_total"), "counter");
+  EXPECT_EQ(p.Type("memcoord_balloon_errors_total"), "counter");
+}
+
+TEST(MetricsTest, CountsPlannedActionsInDryRunButNotUnsentOnesOtherwise) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  Action grow = MakeAction("a", 1024, 1124, Reason::kStarved);
+
+  TickReport dry = Report(100);
+  dry.dry_run = true;
+  dry.snapshot.guests.push_back(Guest("a", 1024, 100));
+  dry.applied.actions = {grow};
+  dry.results.push_back({grow, Status::Ok(), false});
+  s.metrics->Record(dry, Healthy());
+  const testing::Labels key = {
+      {"domain", "a"}, {"direction", "grow"}, {"reason", "starved"}};
+  EXPECT_EQ(s.Scrape().Value("memcoord_balloon_actions_total", key), 1);
+
+  TickReport live = dry;
+  live.time_s = 101;
+  live.dry_run = false;  // an unsent action outside dry-run did not happen
+  s.metrics->Record(live, Healthy());
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_balloon_actions_total", key), 1);
+  EXPECT_EQ(p.Value("memcoord_dry_run"), 0);
+}
+
+TEST(MetricsTest, AccumulatesGuardrailClampsByRule) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.clamps[Rule::kGuestMinUnused] = 2;
+  r.clamps[Rule::kHostMinFree] = 1;
+  s.metrics->Record(r, Healthy());
+  r.time_s = 101;
+  r.clamps[Rule::kHostMinFree] = 3;
+  s.metrics->Record(r, Healthy());
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Type("memcoord_guardrail_clamps_total"), "counter");
+  EXPECT_EQ(p.Value("memcoord_guardrail_clamps_total",
+                    {{"rule", std::string(RuleName(Rule::kGuestMinUnused))}}),
+            4);
+  EXPECT_EQ(p.Value("memcoord_guardrail_clamps_total",
+                    {{"rule", std::string(RuleName(Rule::kHostMinFree))}}),
+            4);
+  EXPECT_EQ(p.Value("memcoord_guardrail_clamps_total",
+                    {{"rule", std::string(RuleName(Rule::kBudget))}}),
+            0);
+  EXPECT_EQ(p.Samples("memcoord_guardrail_clamps_total").size(),
+            static_cast<size_t>(kRuleCount));
+}
+
+TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  s.metrics->SetBuildInfo("1.2.3", "adaptive");
+  TickReport r = Report(100);
+  r.duration_s = 0.004;
+  r.policy = "";  // no policy in the report: the one from SetBuildInfo stays
+  s.metrics->Record(r, Healthy());
+  r.time_s = 102;
+  r.duration_s = 0.2;
+  s.metrics->Record(r, Healthy());
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_cycles_total"), 2);
+  EXPECT_EQ(p.Type("memcoord_cycles_total"), "counter");
+  EXPECT_DOUBLE_EQ(*p.Value("memcoord_last_cycle_timestamp_seconds"), 102.2);
+  EXPECT_EQ(p.Type("memcoord_cycle_duration_seconds"), "histogram");
+  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_count"), 2);
+  EXPECT_DOUBLE_EQ(*p.Value("memcoord_cycle_duration_seconds_sum"), 0.204);
+  EXPECT_EQ(
+      p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "0.001"}}), 0);
+  EXPECT_EQ(
+      p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "0.005"}}), 1);
+  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "0.25"}}),
+            2);
+  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "10"}}),
+            2);
+  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "+Inf"}}),
+            2);
+  EXPECT_EQ(p.Value("memcoord_libvirt_up"), 1);
+  EXPECT_EQ(p.Value("memcoord_libvirt_reconnects_total"), 2);
+  EXPECT_EQ(p.Value("memcoord_libvirt_calls_total",
+                    {{"call", "virConnectGetAllDomainStats"}}),
+            7);
+  EXPECT_EQ(p.Value("memcoord_libvirt_calls_total",
+                    {{"call", "virDomainSetMemoryFlags"}}),
+            3);
+  EXPECT_EQ(p.Value("memcoord_dry_run"), 0);
+  EXPECT_EQ(p.Value("memcoord_build_info",
+                    {{"version", "1.2.3"}, {"policy", "adaptive"}}),
+            1);
+  EXPECT_EQ(p.Value("memcoord_config_reload_success"), 1);
+  EXPECT_EQ(p.Value("memcoord_sample_errors_total"), 0);
+
+  HypervisorHealth down = Healthy();
+  down.up = false;
+  r.policy = "mom";
+  s.metrics->Record(r, down);
+  s.metrics->SetConfigReloadSuccess(false);
+  p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
+  EXPECT_EQ(p.Value("memcoord_config_reload_success"), 0);
+  // The policy label follows the policy in force; still a single series.
+  EXPECT_EQ(
+      p.Value("memcoord_build_info", {{"version", "1.2.3"}, {"policy", "mom"}}),
+      1);
+  EXPECT_EQ(p.Samples("memcoord_build_info").size(), 1u);
+}
+
+TEST(MetricsTest, RemovesSeriesOfVanishedGuest) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.snapshot.guests.push_back(Guest("stays", 1024, 100));
+  GuestSample goner = Guest("goner", 1024, 100);
+  goner.swap_in_kib = 4096;
+  r.snapshot.guests.push_back(goner);
+  Action a = MakeAction("goner", 1024, 1124, Reason::kStarved);
+  r.applied.actions = {a};
+  r.results.push_back({a, Status::Ok(), true});
+  r.classes["goner"] = GuestClass::kStarved;
+  s.metrics->Record(r, Healthy());
+  ASSERT_GT(s.Scrape().SamplesOfDomain("goner").size(), 15u);
+
+  TickReport next = Report(101);
+  next.snapshot.guests.push_back(Guest("stays", 1024, 101));
+  s.metrics->Record(next, Healthy());
+  ParsedExposition p = s.Scrape();
+  EXPECT_TRUE(p.SamplesOfDomain("goner").empty());
+  EXPECT_FALSE(p.SamplesOfDomain("stays").empty());
+  // The families themselves stay, for the remaining guest.
+  EXPECT_EQ(p.Type("memcoord_domain_swap_in_bytes_total"), "counter");
+}
+
+TEST(MetricsTest, GuestCountersStayMonotonicAcrossGuestReboot) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  auto record = [&](double t, int64_t swap_in_kib, int64_t faults) {
+    TickReport r = Report(t);
+    GuestSample g = Guest("vm", 1024, t);
+    g.swap_in_kib = swap_in_kib;
+    g.swap_out_kib = swap_in_kib * 2;
+    g.major_faults = faults;
+    r.snapshot.guests.push_back(g);
+    s.metrics->Record(r, Healthy());
+    return s.Scrape();
+  };
+  const testing::Labels vm = {{"domain", "vm"}};
+
+  ParsedExposition p = record(100, 1000, 50);
+  EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total", vm), 1000 * 1024.0);
+  EXPECT_EQ(p.Value("memcoord_domain_swap_out_bytes_total", vm), 2000 * 1024.0);
+  EXPECT_EQ(p.Value("memcoord_domain_major_faults_total", vm), 50);
+  EXPECT_EQ(p.Type("memcoord_domain_swap_in_bytes_total"), "counter");
+  EXPECT_EQ(p.Type("memcoord_domain_swap_out_bytes_total"), "counter");
+  EXPECT_EQ(p.Type("memcoord_domain_major_faults_total"), "counter");
+
+  p = record(101, 1500, 70);
+  EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total", vm), 1500 * 1024.0);
+  EXPECT_EQ(p.Value("memcoord_domain_major_faults_total", vm), 70);
+
+  // The guest rebooted: its counters start again from zero.
+  p = record(102, 200, 5);
+  EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total", vm), 1700 * 1024.0);
+  EXPECT_EQ(p.Value("memcoord_domain_swap_out_bytes_total", vm), 3400 * 1024.0);
+  EXPECT_EQ(p.Value("memcoord_domain_major_faults_total", vm), 75);
+
+  p = record(103, 300, 5);
+  EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total", vm), 1800 * 1024.0);
+  EXPECT_EQ(p.Value("memcoord_domain_major_faults_total", vm), 75);
+}
+
+TEST(MetricsTest, KeepsLastGuestValuesWhenTheSampleFails) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.snapshot.guests.push_back(Guest("vm", 1024, 100));
+  s.metrics->Record(r, Healthy());
+
+  TickReport failed;
+  failed.time_s = 104;
+  failed.sample_status = Status::Unavailable("libvirtd restarted");
+  HypervisorHealth down = Healthy();
+  down.up = false;
+  s.metrics->Record(failed, down);
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_domain_actual_bytes", {{"domain", "vm"}}),
+            1024 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_stats_age_seconds", {{"domain", "vm"}}),
+            4);
+  EXPECT_EQ(p.Value("memcoord_sample_errors_total"), 1);
+  EXPECT_EQ(p.Value("memcoord_cycles_total"), 2);
+  EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
+}
+
+TEST(MetricsTest, SerializeReturnsWhatTheEndpointServes) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.snapshot.guests.push_back(Guest("vm", 1024, 100));
+  s.metrics->Record(r, Healthy());
+  HttpResponse resp = HttpGet(s.port, "/metrics");
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_EQ(resp.body, s.metrics->Serialize());
+  EXPECT_EQ(resp.headers["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST(MetricsTest, ScrapesNeverSeeHalfATick) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  constexpr int kGuests = 50;
+  constexpr int kTicks = 300;
+  std::atomic<bool> done{false};
+  std::atomic<int> scrapes{0};
+  std::atomic<int> torn{0};
+  std::thread scraper([&] {
+    while (!done.load()) {
+      HttpResponse resp = HttpGet(s.port, "/metrics");
+      if (resp.status != 200) continue;
+      ParsedExposition p = ParsedExposition::Parse(resp.body);
+      auto actual = p.Samples("memcoord_domain_actual_bytes");
+      auto cycles = p.Value("memcoord_cycles_total");
+      // Every guest's size, and the cycle count, come from the same tick.
+      for (const testing::Sample& sample : actual) {
+        if (!cycles || sample.value != (*cycles + 256) * kMib) ++torn;
+      }
+      ++scrapes;
+    }
+  });
+  for (int t = 1; t <= kTicks; ++t) {
+    TickReport r = Report(100 + t);
+    for (int g = 0; g < kGuests; ++g) {
+      r.snapshot.guests.push_back(
+          Guest("vm" + std::to_string(g), 256 + t, 100 + t));
+    }
+    s.metrics->Record(r, Healthy());
+    // Let the scraper get at least a few scrapes in across the run.
+    if (t % 50 == 0) {
+      const int before = scrapes.load();
+      while (scrapes.load() == before) std::this_thread::yield();
+    }
+  }
+  done = true;
+  scraper.join();
+  EXPECT_GE(scrapes.load(), 6);
+  EXPECT_EQ(torn.load(), 0);
+}
+
+TEST(HealthzTest, OkWhileTicksAreFreshElse503) {
+  ManualClock clock(1000);
+  MetricsOptions options;
+  options.interval_s = 2;
+  Server s = StartLocal(&clock, options);
+
+  // Before the first tick, the daemon gets three intervals to start.
+  HttpResponse r = HttpGet(s.port, "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("starting"), std::string::npos) << r.body;
+  clock.Advance(6.5);
+  r = HttpGet(s.port, "/healthz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("no tick"), std::string::npos) << r.body;
+
+  s.metrics->Record(Report(clock.NowSeconds()), Healthy());
+  r = HttpGet(s.port, "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok: last tick 0.0 s ago\n");
+
+  clock.Advance(5.9);
+  EXPECT_EQ(HttpGet(s.port, "/healthz").status, 200);
+  clock.Advance(0.2);
+  r = HttpGet(s.port, "/healthz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body,
+            "unhealthy: last tick 6.1 s ago, more than 3 x 2.0 s "
+            "interval\n");
+
+  // A longer interval after a reload moves the limit.
+  s.metrics->SetInterval(5);
+  EXPECT_EQ(HttpGet(s.port, "/healthz").status, 200);
+}
+
+TEST(HttpTest, UnknownPathIs404) {
+  ManualClock clock(0);
+  Server s = StartLocal(&clock);
+  EXPECT_EQ(HttpGet(s.port, "/metricsx").status, 404);
+  EXPECT_EQ(HttpGet(s.port, "/metrics/extra").status, 404);
+  EXPECT_EQ(HttpGet(s.port, "/favicon.ico").status, 404);
+  EXPECT_EQ(HttpGet(s.port, "/../etc/passwd").status, 404);
+}
+
+TEST(HttpTest, MethodsOtherThanGetAndHeadAre405) {
+  ManualClock clock(0);
+  Server s = StartLocal(&clock);
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    HttpResponse r =
+        HttpRequest(s.port, method, "/metrics", {"Content-Length: 0"});
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_EQ(r.headers["allow"], "GET, HEAD") << method;
+  }
+  EXPECT_EQ(
+      HttpRequest(s.port, "POST", "/healthz", {"Content-Length: 0"}).status,
+      405);
+}
+
+TEST(HttpTest, HeadHasHeadersButNoBody) {
+  ManualClock clock(0);
+  Server s = StartLocal(&clock);
+  HttpResponse get = HttpGet(s.port, "/metrics");
+  HttpResponse head = HttpRequest(s.port, "HEAD", "/metrics");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(head.headers["content-length"], std::to_string(get.body.size()));
+}
+
+TEST(HttpTest, IndexLinksToMetricsAndHealthz) {
+  ManualClock clock(0);
+  Server s = StartLocal(&clock);
+  HttpResponse r = HttpGet(s.port, "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["content-type"], "text/html; charset=utf-8");
+  EXPECT_NE(r.body.find("href=\"/metrics\""), std::string::npos);
+  EXPECT_NE(r.body.find("href=\"/healthz\""), std::string::npos);
+}
+
+TEST(HttpTest, StartFailsWhenThePortIsInUse) {
+  ManualClock clock(0);
+  Server first = StartLocal(&clock);
+  MetricsOptions options;
+  options.listen = "127.0.0.1:" + std::to_string(first.port);
+  auto second = PrometheusMetrics::Start(options, &clock);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(second.status().message().find(options.listen), std::string::npos);
+}
+
+TEST(HttpTest, StartRejectsBadListenAddresses) {
+  ManualClock clock(0);
+  for (const char* listen : {"9741", "127.0.0.1:", "127.0.0.1:http",
+                             "127.0.0.1:99999", "::1:9741"}) {
+    MetricsOptions options;
+    options.listen = listen;
+    auto m = PrometheusMetrics::Start(options, &clock);
+    ASSERT_FALSE(m.ok()) << listen;
+    EXPECT_EQ(m.status().code(), Status::Code::kInvalidArgument) << listen;
+  }
+}
+
+}  // namespace
+}  // namespace memcoord
