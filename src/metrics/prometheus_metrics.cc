@@ -91,6 +91,10 @@ std::string FormatSeconds(double s) {
   return buf;
 }
 
+constexpr char kTlsUnavailable[] =
+    "TLS requested but CivetWeb could not load OpenSSL (libssl.so with the "
+    "OpenSSL 1.1 function names)";
+
 constexpr char kIndexPage[] =
     "<!DOCTYPE html>\n"
     "<html><head><meta charset=\"utf-8\"><title>memory_coordinator</title>"
@@ -230,18 +234,24 @@ Status PrometheusMetrics::Impl::StartServer() {
 
   // mg_init_library keeps a reference count; it is not thread-safe, so every
   // Start goes through one lock. TLS is initialised only when asked for, so
-  // a host without OpenSSL still serves plain HTTP.
+  // a host without a usable OpenSSL still serves plain HTTP.
   {
     std::lock_guard<std::mutex> lock(LibraryMutex());
+    // The first TLS initialisation decides for the whole process: after a
+    // failed load CivetWeb reports TLS as available on the next call, with
+    // missing OpenSSL functions, and crashes on the first TLS connection.
+    static std::optional<bool> tls_usable;
+    if (tls && tls_usable.has_value() && !*tls_usable) {
+      return Status::Unavailable(kTlsUnavailable);
+    }
     unsigned features = MG_FEATURES_DEFAULT;
     if (tls) features |= MG_FEATURES_TLS;
     const unsigned got = mg_init_library(features);
-    // 0 means initialisation did not complete; there is nothing to undo.
-    library_initialised_ = got != 0;
-    if (tls && (got & MG_FEATURES_TLS) == 0) {
-      return Status::Unavailable(
-          "TLS requested but CivetWeb could not load OpenSSL (libssl.so)");
+    library_initialised_ = true;
+    if (tls && !tls_usable.has_value()) {
+      tls_usable = (got & MG_FEATURES_TLS) != 0;
     }
+    if (tls && !*tls_usable) return Status::Unavailable(kTlsUnavailable);
   }
 
   const std::string threads = std::to_string(options_.http_threads);
