@@ -14,6 +14,9 @@ LIBVIRTD_PID=/run/libvirtd.pid
 VIRTLOGD_PID=/run/virtlogd.pid
 LIBVIRTD_LOG=/var/log/libvirt/libvirtd.log
 QEMU_CONF=/etc/libvirt/qemu.conf
+# No ACPI (its interpreter and IRQ link setup cost seconds under TCG; the domain has no
+# ACPI tables either) and no crypto self-tests: both shorten the emulated boot.
+GUEST_CMDLINE="console=ttyS0 acpi=off cryptomgr.notests mitigations=off panic=-1"
 
 usage() {
   cat <<EOF
@@ -26,11 +29,12 @@ static memhog. State lives in \$MEMCOORD_LAB_DIR (now: $LAB_DIR); the libvirt UR
 
 Commands:
   up N [--prefix P] [--max-mib M] [--start-mib S] [--vcpus V] [--accel tcg|kvm]
-       [--timeout SECS] [--no-wait]
+       [--timeout SECS] [--no-settle] [--no-wait]
       Start libvirtd if none answers, build the guest if needed, start guests P-1..P-N
       (default prefix "lab", max 2048 MiB, start 1024 MiB, 1 vCPU, TCG) as transient
-      domains, and wait (default 180 s) until each reports balloon stats. A guest of that
-      name that already runs is left as it is.
+      domains, and wait (default 180 s) until each reports balloon stats and its balloon
+      has come down to the start size (--no-settle: stats only; --no-wait: neither).
+      A guest of that name that already runs is left as it is.
   exec [--timeout SECS] GUEST CMD...
       Run CMD (joined by spaces, a shell command line) with sh in GUEST through the
       agent; print its output and exit with its exit status (124 on timeout; default 60 s).
@@ -202,11 +206,10 @@ domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX
   <vcpu>$vcpus</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$GUEST_BUILD_DIR/vmlinuz</kernel>
+    <kernel>$GUEST_BUILD_DIR/kernel</kernel>
     <initrd>$GUEST_BUILD_DIR/initrd.gz</initrd>
-    <cmdline>console=ttyS0 panic=-1 mitigations=off memcoord.name=$name</cmdline>
+    <cmdline>$GUEST_CMDLINE memcoord.name=$name</cmdline>
   </os>
-  <features><acpi/></features>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
@@ -240,7 +243,8 @@ domstats_lines() {
 
 cmd_up() {
   need_root
-  local n="" prefix=lab max=2048 start=1024 vcpus=1 accel=tcg timeout_s=180 wait=1
+  local n="" prefix=lab max=2048 start=1024 vcpus=1 accel=tcg timeout_s=180 wait=1 settle=1
+  local stats_time=""
   while [[ $# -gt 0 ]]; do
     case $1 in
       --prefix) prefix=${2:?--prefix needs a value}; shift 2 ;;
@@ -250,6 +254,7 @@ cmd_up() {
       --accel) accel=${2:?--accel needs a value}; shift 2 ;;
       --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
       --no-wait) wait=0; shift ;;
+      --no-settle) settle=0; shift ;;
       -*) die "up: unknown option '$1' (see lab.sh --help)" ;;
       *) [[ -z $n ]] || die "up: more than one N given"; n=$1; shift ;;
     esac
@@ -274,7 +279,7 @@ cmd_up() {
   start_libvirtd
   "$here/build-guest.sh" "$GUEST_BUILD_DIR" || die "building the guest failed"
 
-  local names=() name dir i state
+  local names=() name dir i state pids=() created=()
   for ((i = 1; i <= n; i++)); do
     name="$prefix-$i"
     names+=("$name")
@@ -290,31 +295,57 @@ cmd_up() {
     mkdir -p "$dir"
     [[ ${#dir} -lt 95 ]] || die "state path $dir is too long for a unix socket; use a shorter MEMCOORD_LAB_DIR"
     domain_xml "$name" "$max" "$start" "$vcpus" "$type" "$prefix" >"$dir/domain.xml"
-    vsh create "$dir/domain.xml" >/dev/null || die "virsh create $dir/domain.xml failed (see /var/log/libvirt/qemu/$name.log)"
-    note "started $name (max $max MiB, start $start MiB, $vcpus vCPU, $accel)"
+    # Created in parallel: each `virsh create` spends seconds in libvirtd and QEMU setup.
+    vsh create "$dir/domain.xml" >"$dir/create.log" 2>&1 &
+    pids+=($!)
+    created+=("$name")
   done
+  local failed=0
+  for i in "${!pids[@]}"; do
+    name=${created[$i]}
+    if wait "${pids[$i]}"; then
+      note "started $name (max $max MiB, start $start MiB, $vcpus vCPU, $accel)"
+    else
+      echo "lab: virsh create failed for $name: $(cat "$GUESTS_DIR/$name/create.log") (see /var/log/libvirt/qemu/$name.log)" >&2
+      failed=1
+    fi
+  done
+  [[ $failed -eq 0 ]] || die "up: not every guest started"
   [[ $wait -eq 1 ]] || { note "not waiting for balloon stats (--no-wait)"; return 0; }
 
-  local t_boot=$SECONDS deadline=$((SECONDS + timeout_s)) line
-  declare -A ready=()
-  while [[ ${#ready[@]} -lt ${#names[@]} ]]; do
+  # Stats first (the balloon driver is up), then the balloon at --start-mib: the guest
+  # boots with --max-mib and inflates the balloon down to the start size.
+  local t_boot=$SECONDS deadline=$((SECONDS + timeout_s)) line cur
+  declare -A ready=() settled=()
+  while [[ ${#settled[@]} -lt ${#names[@]} ]]; do
     while read -r line; do
       name=${line%% *}
       if [[ -z ${ready[$name]:-} && $line == *" balloon.unused="* ]]; then
         ready[$name]=1
         note "$name reports balloon stats after $((SECONDS - t_boot)) s"
       fi
+      cur=$(sed -n 's/.* balloon\.current=\([0-9]*\).*/\1/p' <<<"$line")
+      if [[ -n ${ready[$name]:-} && -z ${settled[$name]:-} && -n $cur ]] \
+          && [[ $((cur / 1024)) -le $((start + 8)) || $settle -eq 0 ]]; then
+        settled[$name]=1
+        [[ $settle -eq 0 ]] || note "$name balloon at $((cur / 1024)) MiB after $((SECONDS - t_boot)) s"
+      fi
     done < <(domstats_lines "${names[@]}")
-    [[ ${#ready[@]} -lt ${#names[@]} ]] || break
+    if [[ ${#ready[@]} -eq ${#names[@]} && -z ${stats_time:-} ]]; then
+      stats_time=$((SECONDS - t_boot))
+      note "all ${#names[@]} guests report balloon stats ${stats_time} s after start ($((SECONDS - t0)) s in all)"
+    fi
+    [[ ${#settled[@]} -lt ${#names[@]} ]] || break
     if [[ $SECONDS -ge $deadline ]]; then
       for name in "${names[@]}"; do
         [[ -n ${ready[$name]:-} ]] || echo "lab: $name: no balloon stats; console: $GUESTS_DIR/$name/console.log" >&2
+        [[ -z ${ready[$name]:-} || -n ${settled[$name]:-} ]] || echo "lab: $name: balloon not yet at $start MiB" >&2
       done
-      die "up: not every guest reported balloon stats within $timeout_s s"
+      die "up: guests not ready within $timeout_s s"
     fi
     sleep 0.5
   done
-  note "all ${#names[@]} guests report balloon stats; ${n} up in $((SECONDS - t0)) s (boot to stats $((SECONDS - t_boot)) s)"
+  note "up: ${#names[@]} guests ready in $((SECONDS - t0)) s"
 }
 
 cmd_exec() {
