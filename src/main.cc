@@ -1,0 +1,354 @@
+// memory_coordinator: argument parsing and the wiring of real parts.
+//
+//   memory_coordinator [<interval>] [flags]        run the daemon
+//   memory_coordinator simulate FILE... [flags]    score policies on scenarios
+//
+// Exit codes: 0 success, 1 a runtime failure at start (e.g. the listen port is
+// taken), 2 bad arguments, configuration or scenario.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "memcoord/clock.h"
+#include "memcoord/config.h"
+#include "memcoord/config_loader.h"
+#include "memcoord/controller.h"
+#include "memcoord/json_report.h"
+#include "memcoord/libvirt_hypervisor.h"
+#include "memcoord/log.h"
+#include "memcoord/loop.h"
+#include "memcoord/policy.h"
+#include "memcoord/prometheus_metrics.h"
+#include "memcoord/scenario_loader.h"
+#include "memcoord/simulate.h"
+#include "memcoord/simulator.h"
+#include "memcoord/spdlog_logger.h"
+#include "memcoord/version.h"
+
+namespace memcoord {
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+// "2", "0.5": seconds as an operator writes them.
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g s", s);
+  return buf;
+}
+
+constexpr char kDefaultConfigPath[] =
+    "/etc/memory_coordinator/memory_coordinator.yaml";
+
+// Command-line values that override the file; empty means "not given".
+struct Overrides {
+  std::optional<std::string> connect;
+  std::optional<double> interval_s;
+  std::optional<std::string> policy;
+  bool dry_run = false;
+  std::optional<std::string> listen;
+  std::optional<std::string> log_level;
+};
+
+int Fail(int code, const std::string& message) {
+  std::cerr << "memory_coordinator: " << message << "\n";
+  return code;
+}
+
+// The file (explicit, or the installed default when it exists), then flags.
+Result<Config> ResolveConfig(const std::optional<std::string>& path,
+                             const Overrides& o) {
+  Config config;
+  std::string file;
+  if (path) {
+    file = *path;
+  } else if (std::filesystem::exists(kDefaultConfigPath)) {
+    file = kDefaultConfigPath;
+  }
+  if (!file.empty()) {
+    Result<Config> loaded = LoadConfigFile(file);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(loaded.value());
+  }
+  if (o.connect) config.connect = *o.connect;
+  if (o.interval_s) config.interval_s = *o.interval_s;
+  if (o.policy) config.policy = *o.policy;
+  if (o.dry_run) config.dry_run = true;
+  if (o.listen) config.web.listen = *o.listen;
+  if (o.log_level) config.log.level = *o.log_level;
+  if (!ParseLogLevel(config.log.level).ok()) {
+    return ParseLogLevel(config.log.level).status();
+  }
+  Status valid = config.Validate();
+  if (!valid.ok()) return valid;
+  return config;
+}
+
+// SIGTERM/SIGINT stop the loop, SIGHUP reloads. The signals are blocked in
+// every thread and taken here synchronously, so no handler runs in the
+// middle of a tick.
+class SignalThread {
+ public:
+  explicit SignalThread(Loop* loop) : loop_(loop) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SignalThread() {
+    done_ = true;
+    thread_.join();
+  }
+  static void BlockSignals() {
+    sigset_t set = Set();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
+
+ private:
+  static sigset_t Set() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    return set;
+  }
+  void Run() {
+    const sigset_t set = Set();
+    const timespec poll = {0, 200 * 1000 * 1000};
+    while (!done_) {
+      int sig = sigtimedwait(&set, nullptr, &poll);
+      if (sig == SIGHUP) {
+        loop_->Reload();
+      } else if (sig == SIGTERM || sig == SIGINT) {
+        loop_->Stop();
+      }
+    }
+  }
+  Loop* loop_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+Result<std::unique_ptr<Hypervisor>> Connect(const Config& config,
+                                            const Clock* clock, Logger* log) {
+  if (config.connect.rfind("sim:", 0) == 0) {
+    Result<Scenario> scenario = LoadScenarioFile(config.connect.substr(4));
+    if (!scenario.ok()) return scenario.status();
+    log->Log(LogLevel::kInfo, "simulating scenario '" + scenario->name +
+                                  "' in real time with " +
+                                  std::to_string(scenario->guests.size()) +
+                                  " guests");
+    return std::unique_ptr<Hypervisor>(std::make_unique<SimHypervisor>(
+        std::move(scenario.value()), clock, clock->NowSeconds()));
+  }
+  LibvirtOptions options;
+  // Back off no longer than one interval, so that the connection is back
+  // within two intervals of libvirtd's return.
+  options.reconnect_max_s = std::min(options.reconnect_max_s, config.interval_s);
+  return std::unique_ptr<Hypervisor>(
+      LibvirtHypervisor::Create(config.connect, clock, log, options));
+}
+
+int RunDaemon(const std::optional<std::string>& config_path,
+              const Overrides& overrides, bool once, bool check_config) {
+  Result<Config> config = ResolveConfig(config_path, overrides);
+  if (!config.ok()) return Fail(kExitUsage, config.status().message());
+  if (check_config) {
+    std::cout << DumpConfig(*config);
+    return 0;
+  }
+  SignalThread::BlockSignals();
+  SystemClock clock;
+  SpdlogLogger logger(*ParseLogLevel(config->log.level));
+  logger.Log(LogLevel::kInfo,
+             std::string("memory_coordinator ") + kVersion + " starting: connect " +
+                 config->connect + ", policy " + config->policy + ", interval " +
+                 Seconds(config->interval_s) +
+                 (config->dry_run ? ", dry-run (no balloon command is sent)" : ""));
+
+  Result<std::unique_ptr<Hypervisor>> hypervisor =
+      Connect(*config, &clock, &logger);
+  if (!hypervisor.ok()) return Fail(kExitUsage, hypervisor.status().message());
+
+  std::unique_ptr<PrometheusMetrics> metrics;
+  if (!once) {
+    auto started = PrometheusMetrics::Start(MetricsOptionsFromConfig(*config), &clock);
+    if (!started.ok()) {
+      return Fail(kExitRuntime, "cannot serve metrics on " + config->web.listen +
+                                    ": " + started.status().message());
+    }
+    metrics = std::move(started.value());
+    metrics->SetBuildInfo(kVersion, config->policy);
+    logger.Log(LogLevel::kInfo, "serving /metrics on " + config->web.listen);
+  }
+
+  Controller controller(hypervisor->get(), &clock, &logger, metrics.get());
+  Status configured = controller.Configure(*config);
+  if (!configured.ok()) return Fail(kExitUsage, configured.message());
+
+  Loop loop;
+  Loop::Callbacks callbacks;
+  callbacks.tick = [&] { controller.Tick(); };
+  callbacks.interval_s = [&] { return controller.config().interval_s; };
+  callbacks.reload = [&] {
+    Result<Config> next = ResolveConfig(config_path, overrides);
+    Status s = next.ok() ? controller.Configure(*next) : next.status();
+    if (metrics) metrics->SetConfigReloadSuccess(s.ok());
+    if (!s.ok()) {
+      logger.Log(LogLevel::kError, "reload refused, the running configuration "
+                                   "stays in force: " + s.message());
+      return;
+    }
+    if (next->connect != config->connect || next->web.listen != config->web.listen) {
+      logger.Log(LogLevel::kWarn,
+                 "connect and web settings take effect on restart only");
+    }
+    logger.SetLevel(*ParseLogLevel(next->log.level));
+    if (metrics) metrics->SetInterval(next->interval_s);
+    logger.Log(LogLevel::kInfo, "configuration reloaded: policy " + next->policy +
+                                    ", interval " + Seconds(next->interval_s) +
+                                    (next->dry_run ? ", dry-run" : ""));
+  };
+  {
+    SignalThread signals(&loop);
+    loop.Run(callbacks, once);
+  }
+  logger.Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+int RunSimulate(const std::vector<std::string>& files, const std::string& policy,
+                const std::optional<std::string>& csv_dir, bool json,
+                const std::optional<std::string>& config_path) {
+  Config base;
+  if (config_path) {
+    Result<Config> loaded = LoadConfigFile(*config_path);
+    if (!loaded.ok()) return Fail(kExitUsage, loaded.status().message());
+    base = std::move(loaded.value());
+  }
+  std::vector<std::string> policies;
+  if (policy == "all") {
+    policies = PolicyNames();
+  } else if (MakePolicy(policy, PolicyParams{}).ok()) {
+    policies = {policy};
+  } else {
+    return Fail(kExitUsage, MakePolicy(policy, PolicyParams{}).status().message());
+  }
+  std::vector<Scenario> scenarios;
+  for (const std::string& f : files) {
+    Result<Scenario> s = LoadScenarioFile(f);
+    if (!s.ok()) return Fail(kExitUsage, s.status().message());
+    scenarios.push_back(std::move(s.value()));
+  }
+  if (csv_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(*csv_dir, ec);
+    if (ec) return Fail(kExitUsage, "--csv " + *csv_dir + ": " + ec.message());
+  }
+  std::vector<RunResult> results;
+  for (const Scenario& s : scenarios) {
+    for (const std::string& p : policies) {
+      RunOptions options;
+      options.keep_timeline = csv_dir.has_value();
+      Result<RunResult> r = RunScenario(s, p, base, options);
+      if (!r.ok()) return Fail(kExitUsage, s.file + ": " + r.status().message());
+      if (csv_dir) {
+        const std::string path = *csv_dir + "/" + s.name + "-" + p + ".csv";
+        std::ofstream out(path);
+        out << FormatTimelineCsv(r->timeline);
+        if (!out) return Fail(kExitRuntime, "cannot write " + path);
+      }
+      r->timeline.clear();
+      results.push_back(std::move(r.value()));
+    }
+  }
+  std::cout << (json ? ScoresToJson(results) : FormatScoreTable(results));
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "memory_coordinator: balances guest memory on a libvirt/KVM host with "
+      "the virtio balloon and serves Prometheus metrics.",
+      "memory_coordinator"};
+  app.set_version_flag("--version", std::string("memory_coordinator ") + kVersion);
+  app.require_subcommand(0, 1);
+
+  Overrides o;
+  std::optional<std::string> config_path;
+  std::optional<double> bare_interval;
+  bool once = false;
+  bool check_config = false;
+  app.add_option("interval", bare_interval,
+                 "Seconds between ticks (same as --interval)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--config", config_path,
+                 std::string("Configuration file (default ") + kDefaultConfigPath +
+                     " when it exists)");
+  app.add_option("--connect", o.connect,
+                 "libvirt URI (default qemu:///system), or sim:FILE to run on a "
+                 "simulated host in real time");
+  app.add_option("--interval", o.interval_s, "Seconds between ticks (default 2)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--policy", o.policy, "seed | adaptive | mom | proxmox");
+  app.add_flag("--dry-run", o.dry_run, "Decide and export, never move a balloon");
+  app.add_option("--listen", o.listen, "Metrics address, [host]:port (default :9741)");
+  app.add_option("--log-level", o.log_level, "debug | info | warn | error");
+  app.add_flag("--once", once, "Run one tick and exit (no metrics endpoint)");
+  app.add_flag("--check-config", check_config,
+               "Validate the configuration, print it with defaults, and exit");
+
+  CLI::App* sim = app.add_subcommand(
+      "simulate", "Run scenarios against policies in simulated time and print scores");
+  std::vector<std::string> files;
+  std::string sim_policy = "all";
+  std::optional<std::string> csv_dir;
+  bool json = false;
+  std::optional<std::string> sim_config;
+  sim->add_option("files", files, "Scenario files (YAML)")->required()
+      ->check(CLI::ExistingFile);
+  sim->add_option("--policy", sim_policy, "A policy name, or all (default)");
+  sim->add_option("--csv", csv_dir, "Write a timeline CSV per scenario and policy here");
+  sim->add_flag("--json", json, "Print JSON instead of the table");
+  sim->add_option("--config", sim_config, "Thresholds and guardrails from this file");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, then the hint; exit code 2 like other Unix tools.
+    std::cerr << "memory_coordinator: " << e.what() << "\n"
+              << "Run with --help for usage.\n";
+    return kExitUsage;
+  }
+  if (sim->parsed()) {
+    return RunSimulate(files, sim_policy, csv_dir, json, sim_config);
+  }
+  if (bare_interval && o.interval_s && *bare_interval != *o.interval_s) {
+    return Fail(kExitUsage, "the bare <interval> and --interval disagree");
+  }
+  if (bare_interval) o.interval_s = bare_interval;
+  return RunDaemon(config_path, o, once, check_config);
+}
+
+}  // namespace
+}  // namespace memcoord
+
+int main(int argc, char** argv) { return memcoord::Main(argc, argv); }
