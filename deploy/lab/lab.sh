@@ -78,11 +78,19 @@ check_name() {
 
 libvirtd_answers() { timeout 10 virsh -c "$URI" version >/dev/null 2>&1; }
 
+pid_alive() { # a zombie (a killed daemon nobody reaped yet) does not count
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z && ${stat:0:1} != X ]]
+}
+
 pid_is() { # pid_is PIDFILE COMM -> prints the pid if the file names a live COMM process
   local pid
   [[ -r $1 ]] || return 1
   pid=$(tr -dc '0-9' <"$1")
   [[ -n $pid && -r /proc/$pid/comm && $(</proc/"$pid"/comm) == "$2" ]] || return 1
+  pid_alive "$pid" || return 1
   echo "$pid"
 }
 
@@ -167,13 +175,13 @@ stop_libvirtd() {
   fi
   kill -TERM "$pid" || die "cannot signal libvirtd (pid $pid)"
   for _ in $(seq 150); do
-    [[ -d /proc/$pid ]] || { note "libvirtd (pid $pid) stopped; guests keep running"; return 0; }
+    pid_alive "$pid" || { note "libvirtd (pid $pid) stopped; guests keep running"; return 0; }
     sleep 0.1
   done
   note "libvirtd (pid $pid) did not stop within 15 s; killing it"
   kill -KILL "$pid" 2>/dev/null || true
   for _ in $(seq 50); do
-    [[ -d /proc/$pid ]] || return 0
+    pid_alive "$pid" || return 0
     sleep 0.1
   done
   die "libvirtd (pid $pid) survived SIGKILL"
