@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -278,6 +279,24 @@ int RunSimulate(const std::vector<std::string>& files, const std::string& policy
   return 0;
 }
 
+// CLI11's own range check prints the whole range of a double; this one says
+// what is wrong in the operator's terms.
+const CLI::Validator& PositiveSeconds() {
+  static const CLI::Validator kValidator(
+      [](std::string& value) -> std::string {
+        try {
+          size_t used = 0;
+          double d = std::stod(value, &used);
+          if (used == value.size() && d > 0 && std::isfinite(d)) return "";
+        } catch (const std::exception&) {
+          // Not a number: reported below like any other bad value.
+        }
+        return "must be a number of seconds > 0, got '" + value + "'";
+      },
+      "SECONDS");
+  return kValidator;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{
       "memory_coordinator: balances guest memory on a libvirt/KVM host with "
@@ -293,7 +312,7 @@ int Main(int argc, char** argv) {
   bool check_config = false;
   app.add_option("interval", bare_interval,
                  "Seconds between ticks (same as --interval)")
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveSeconds());
   app.add_option("--config", config_path,
                  std::string("Configuration file (default ") + kDefaultConfigPath +
                      " when it exists)");
@@ -301,7 +320,7 @@ int Main(int argc, char** argv) {
                  "libvirt URI (default qemu:///system), or sim:FILE to run on a "
                  "simulated host in real time");
   app.add_option("--interval", o.interval_s, "Seconds between ticks (default 2)")
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveSeconds());
   app.add_option("--policy", o.policy, "seed | adaptive | mom | proxmox");
   app.add_flag("--dry-run", o.dry_run, "Decide and export, never move a balloon");
   app.add_option("--listen", o.listen, "Metrics address, [host]:port (default :9741)");
@@ -333,10 +352,8 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // One line, then the hint; exit code 2 like other Unix tools.
-    std::cerr << "memory_coordinator: " << e.what() << "\n"
-              << "Run with --help for usage.\n";
-    return kExitUsage;
+    // One line, exit code 2, like other Unix tools.
+    return Fail(kExitUsage, std::string(e.what()) + " (see --help)");
   }
   if (sim->parsed()) {
     return RunSimulate(files, sim_policy, csv_dir, json, sim_config);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The command line as an operator meets it: exit codes, one-line errors,
+# deterministic simulate output, --check-config, --once on the simulator.
+# Usage: cli_test.sh BINARY SCENARIO_DIR
+set -uo pipefail
+bin=$1
+scenarios=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+check() {  # check NAME EXPECTED_RC COMMAND... ; output in $tmp/out
+  local name=$1 want=$2
+  shift 2
+  "$@" >"$tmp/out" 2>&1
+  local rc=$?
+  if [[ $rc -eq $want ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: exit $rc, want $want"
+    sed 's/^/  | /' "$tmp/out"
+  fi
+}
+expect_output() {  # expect_output NAME REGEX
+  if grep -Eq -- "$2" "$tmp/out"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $1: output does not match /$2/"
+    sed 's/^/  | /' "$tmp/out"
+  fi
+}
+expect_lines() {  # expect_lines NAME N
+  local n
+  n=$(wc -l <"$tmp/out")
+  if [[ $n -eq $2 ]]; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL $1: $n lines, want $2"; sed 's/^/  | /' "$tmp/out"; fi
+}
+
+check help 0 "$bin" --help
+expect_output help "simulate"
+check version 0 "$bin" --version
+expect_output version "^memory_coordinator [0-9]+\.[0-9]+\.[0-9]+$"
+
+check unknown-flag 2 "$bin" --bogus
+expect_lines unknown-flag 1
+expect_output unknown-flag "--bogus"
+check bad-interval 2 "$bin" -- -1
+expect_lines bad-interval 1
+expect_output bad-interval "seconds > 0, got '-1'"
+check bad-interval-flag 2 "$bin" --interval zero
+expect_lines bad-interval-flag 1
+check intervals-disagree 2 "$bin" 2 --interval 3
+check bad-policy 2 "$bin" --check-config --policy greedy
+expect_output bad-policy "greedy"
+
+check check-config 0 "$bin" --check-config --policy seed --interval 5
+expect_output check-config '^interval_s: 5$'
+expect_output check-config '^policy: "?seed"?$'
+printf 'interval_s: 1\nthresholds: {wast_mib: 3}\n' >"$tmp/bad.yaml"
+check bad-config 2 "$bin" --check-config --config "$tmp/bad.yaml"
+expect_output bad-config "bad.yaml:2:[0-9]+: thresholds.wast_mib: .*waste_mib"
+
+printf 'name: x\nduration_s: 10\nguests:\n  - {name: a, start_mib: 4096}\n' >"$tmp/bad-scenario.yaml"
+check bad-scenario 2 "$bin" simulate "$tmp/bad-scenario.yaml"
+expect_lines bad-scenario 1
+expect_output bad-scenario "bad-scenario.yaml:4:[0-9]+: guests\[0\]\.start_mib"
+check missing-scenario 2 "$bin" simulate "$tmp/none.yaml"
+
+check simulate-seed 0 "$bin" simulate "$scenarios"/classic-*.yaml --policy seed
+expect_output simulate-seed "^scenario +policy +oom_kills +pressure_s +host_low_s +waste_mib +host_free_mib +actions +moved_mib"
+expect_lines simulate-seed 4
+cp "$tmp/out" "$tmp/first"
+"$bin" simulate "$scenarios"/classic-*.yaml --policy seed >"$tmp/second" 2>&1
+if cmp -s "$tmp/first" "$tmp/second"; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL simulate-deterministic: two runs differ"; fi
+check simulate-json 0 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --policy seed --json
+expect_output simulate-json '"oom_kills": 0'
+check simulate-csv 0 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --policy seed --csv "$tmp/csv"
+if [[ -s "$tmp/csv/classic-1-one-busy-seed.csv" ]] &&
+   head -1 "$tmp/csv/classic-1-one-busy-seed.csv" | grep -q '^time_s,domain,actual_mib'; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL simulate-csv: no timeline"; fi
+
+check once 0 "$bin" --once --policy seed --connect "sim:$scenarios/classic-1-one-busy.yaml"
+expect_output once "domain vm1: 512 MiB -> [0-9]+ MiB \(reclaim\)"
+check once-dry-run 0 "$bin" --once --dry-run --policy seed --connect "sim:$scenarios/classic-1-one-busy.yaml"
+expect_output once-dry-run "dry-run, not sent"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
