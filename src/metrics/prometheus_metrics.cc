@@ -30,34 +30,28 @@ namespace {
 using metrics_internal::BasicAuth;
 using metrics_internal::MetricsState;
 
-// One tick's families, immutable once published. The text is rendered by the
-// first scrape that asks and shared by every later one.
-class Exposition {
- public:
-  explicit Exposition(std::vector<prometheus::MetricFamily> families)
-      : families_(std::move(families)) {}
-
-  // nullptr if rendering failed.
-  const std::string* Text() const {
-    std::call_once(once_, [this] {
-      try {
-        std::ostringstream out;
-        prometheus::TextSerializer().Serialize(out, families_);
-        text_ = out.str();
-        ok_ = true;
-      } catch (const std::exception&) {
-        ok_ = false;
-      }
-    });
-    return ok_ ? &text_ : nullptr;
-  }
-
- private:
-  const std::vector<prometheus::MetricFamily> families_;
-  mutable std::once_flag once_;
-  mutable std::string text_;
-  mutable bool ok_ = false;
+// One tick's exposition text, immutable once published. It is rendered on
+// the writer's thread, before the swap, so that a scrape only copies bytes:
+// with a tick per interval and a scrape per scrape_interval, rendering at
+// scrape time would put the whole serialisation on every scrape's latency.
+struct Exposition {
+  std::string text;
+  bool ok = false;  // false: rendering failed; /metrics answers 500
 };
+
+std::shared_ptr<const Exposition> Render(
+    const std::vector<prometheus::MetricFamily>& families) {
+  auto e = std::make_shared<Exposition>();
+  try {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families);
+    e->text = out.str();
+    e->ok = true;
+  } catch (const std::exception&) {
+    e->ok = false;
+  }
+  return e;
+}
 
 // ":9741" -> "9741", "127.0.0.1:0" -> "127.0.0.1:0", "[::1]:80" -> "[::1]:80";
 // CivetWeb marks TLS ports with a trailing 's'.
@@ -162,8 +156,8 @@ class PrometheusMetrics::Impl {
   }
 
   std::string Serialize() const {
-    const std::string* text = Current()->Text();
-    return text ? *text : std::string();
+    std::shared_ptr<const Exposition> e = Current();
+    return e->ok ? e->text : std::string();
   }
 
  private:
@@ -182,10 +176,10 @@ class PrometheusMetrics::Impl {
     std::lock_guard<std::mutex> lock(write_mu_);
     PublishLocked();
   }
-  // Called with write_mu_ held; the families are built before the swap so
-  // that readers wait only for a pointer copy.
+  // Called with write_mu_ held; families and text are built before the swap
+  // so that readers wait only for a pointer copy.
   void PublishLocked() {
-    auto next = std::make_shared<const Exposition>(state_.Families());
+    std::shared_ptr<const Exposition> next = Render(state_.Families());
     std::lock_guard<std::mutex> lock(current_mu_);
     current_ = std::move(next);
   }
@@ -429,7 +423,7 @@ int PrometheusMetrics::Impl::HandleRequest(mg_connection* conn) {
     // Hold the snapshot for the whole response: Record() may publish a new
     // one meanwhile without disturbing this scrape.
     std::shared_ptr<const Exposition> snapshot = Current();
-    const std::string* text = snapshot->Text();
+    const std::string* text = snapshot->ok ? &snapshot->text : nullptr;
     if (text == nullptr) {
       Respond(conn, 500, kTextPlain, "cannot render metrics\n", head);
       return 500;
