@@ -4,34 +4,45 @@
 // guest gives (usable when reported, else unused); demand D = actual - F is
 // what the guest holds and cannot give back. D does not move when the
 // balloon moves, so its trend is the guest's own: the slope s of D (KiB/s,
-// the larger of the least-squares slope over the last samples and the last
-// step) says how fast free memory is being eaten.
+// the larger of the least-squares slope over the last 4 samples and the
+// last step) says how fast free memory is being eaten.
 //
-// Growth. A guest is starving when F <= starvation line S, or when it swaps
-// in or takes major faults. It is predicted to starve when F - s*(I + G/v) <
-// S: by the time the next decision (interval I) and the balloon move (growth
-// G at balloon speed v) are done it would be below the line. Either way it
-// is given
-//     G = (S + H + X + s*(I + A*I) - F) / (1 - s/v)
-// where H = (waste - S)/2 is headroom, X the memory it has in swap (swap out
-// minus swap in) and A the number of further intervals a grant should last,
-// so that a steadily growing guest needs few commands.
+// Lines, per guest: starvation L = max(starvation, 6 % of actual), critical
+// C = max(guest_min_unused, 5 % of actual), waste W = waste threshold, and
+// headroom H = 0.75 * (W - starvation).
 //
-// Sharing. Growth is paid from host free above the host reserve and from the
-// guest budget, both less the growth already promised to guests whose
-// balloons are still moving. When that does not cover every need, grants are
-// proportional to shares x need, filled up to each need, starving guests
-// before predicted ones.
+// Growth. A guest is critical when F <= C or when it swaps in or takes
+// major faults; starved when F <= L; predicted when its demand rises and
+// F - s*I < L, i.e. it would cross the line before the next decision
+// (interval I). Such a guest is given
+//     G = max(L + H + X + s*(I + settle) - F, 0.9*W - F)
+// where X is what it has in swap (swap out - swap in) and settle =
+// min(I, G0/v) the time the balloon (speed v, learned from observed moves)
+// needs for the first-order grant G0 = L + H + X + s*I - F: the grant lasts
+// until the next decision and the balloon move that follows it. Memory
+// below the waste line costs nothing, so the grant fills up to near it.
 //
-// Reclaim. A guest whose unused stays above the waste line for kWasteTicks
-// samples and whose demand is not rising gives back down to S + H unused
-// (guardrails release at most half of unused per step, so this is gradual).
-// While the host is under its reserve or needs go unmet, every idle guest
-// (demand not rising) is squeezed down to S unused at once.
+// Sharing. Growth is paid from host free above the host reserve and from
+// the guest budget, both less growth already promised to balloons still
+// moving. First every guest gets its urgent part, max(C + X + s*(I +
+// settle) - F, 0); then the rest of each need, critical before starved
+// before predicted before floor; within each round by shares x what is
+// still missing, water-filled. Grow actions come first in the plan, most
+// urgent first, because guardrails grant growth in plan order.
+//
+// Reclaim. A guest whose demand is not rising and whose unused exceeds W by
+// half a minimum step gives back down to L + 0.25*(W - starvation) unused
+// (guardrails release at most half of unused per step, so this is
+// gradual). A guest grown in the last 5 decisions must stay above W for 3
+// samples first: its workload may only have paused. While the host is
+// under its reserve or urgent needs go unmet, idle guests (demand not
+// rising, not grown lately) are squeezed down to C + 16 MiB unused, the
+// most spare first, until the shortfall is covered.
 //
 // Hysteresis. Changes under max(32 MiB, 2 % of actual) are dropped, and a
-// guest whose balloon is still moving toward its last target gets no new
-// command unless it is starving harder than when that command was sent.
+// guest whose balloon has not settled on its last target (within max(8
+// MiB, v*I/4), and still moving) gets no new command unless it is starving
+// harder than when the last grow was sent.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -48,20 +59,40 @@
 namespace memcoord {
 namespace {
 
-constexpr size_t kTrendSamples = 4;        // samples in the least-squares fit
-constexpr int kWasteTicks = 2;             // samples above the waste line
-constexpr double kPlanAheadIntervals = 3;  // a grant lasts this much longer
+constexpr size_t kTrendSamples = 4;  // samples in the least-squares fit
+// Hysteresis: no change smaller than max(32 MiB, 2 % of actual).
 constexpr int64_t kMinStepKib = 32 * kKibPerMib;
 constexpr double kMinStepFraction = 0.02;
+// A balloon within max(8 MiB, a quarter of what it moves in one interval)
+// of its target has settled: it arrives before the next command could.
 constexpr int64_t kSettleToleranceKib = 8 * kKibPerMib;
+constexpr double kSettleFraction = 0.25;
 // Balloon speed assumed until one is observed; a real virtio balloon moves
 // faster than this, so the assumption errs toward larger grants.
 constexpr double kDefaultSpeedKibS = 128.0 * kKibPerMib;
-// s/v above this would make the grant formula blow up; the balloon cannot
-// outrun such a guest anyway and the next decision catches up.
-constexpr double kMaxSpeedRatio = 0.75;
 // Demand slopes under this (KiB/s) count as flat: rounding of the stats.
 constexpr double kFlatSlopeKibS = 1.0 * kKibPerMib;
+// Lines scale with the guest: a large guest needs more free memory to
+// stay out of reclaim (the kernel's watermarks scale the same way).
+constexpr double kLineFraction = 0.06;      // starvation line L
+constexpr double kCriticalFraction = 0.05;  // critical line C
+// Headroom above L that a grant aims for, and what a reclaim leaves above
+// L, as fractions of the band between the starvation and waste lines.
+constexpr double kHeadroomFraction = 0.75;
+constexpr double kKeepFraction = 0.25;
+// Memory below the waste line costs a guest nothing to hold, so a grant
+// fills free memory up to this fraction of the waste line at least.
+constexpr double kFillFraction = 0.9;
+// Reclaim when unused exceeds the waste line by half a minimum step, after
+// one sample; a guest grown in the last kRecentTicks decisions must stay
+// above the line for kWasteTicksAfterGrow samples, as its workload may only
+// have paused.
+constexpr double kExcessSteps = 0.5;
+constexpr int kWasteTicks = 1;
+constexpr int kWasteTicksAfterGrow = 3;
+constexpr int64_t kRecentTicks = 5;
+// Guests squeezed for the host keep C plus this.
+constexpr int64_t kSqueezeMarginKib = 16 * kKibPerMib;
 
 struct Point {
   double time_s;
@@ -75,18 +106,22 @@ struct Memory {
   std::deque<Point> points;
   int above_waste = 0;
   double speed_kib_s = kDefaultSpeedKibS;
-  // Free memory when the last command was sent, for "starving harder".
+  // Free memory when the last grow was sent, for "starving harder".
   std::optional<int64_t> free_at_command_kib;
+  std::optional<int64_t> last_grow_tick;
 };
 
-enum class Urgency { kStarved = 0, kPredicted = 1, kFloor = 2 };
+// Growth classes, most urgent first.
+enum class Urgency { kCritical = 0, kStarved = 1, kPredicted = 2, kFloor = 3 };
+constexpr int kUrgencyCount = 4;
 
 struct Need {
   const GuestSample* guest;
   Urgency urgency;
   int64_t from_kib;  // where the growth starts (a pending target counts)
   int64_t need_kib;
-  double order;  // lower is more urgent within an urgency class
+  int64_t urgent_kib;  // the part that keeps it off its critical line
+  double order;        // lower is more urgent within an urgency class
   int64_t grant_kib = 0;
 };
 
@@ -119,10 +154,11 @@ class AdaptivePolicy : public Policy {
   std::string_view name() const override { return "adaptive"; }
 
   Plan Decide(const Snapshot& snapshot) override {
+    ++tick_;
     Remember(snapshot);
     const int64_t s_line = params_.starvation_kib;
-    const int64_t headroom =
-        std::max<int64_t>((params_.waste_kib - params_.starvation_kib) / 2, 0);
+    const int64_t band = std::max<int64_t>(params_.waste_kib - s_line, 0);
+    const double headroom = kHeadroomFraction * static_cast<double>(band);
     const double interval = std::max(params_.interval_s, 0.1);
 
     // Growth already promised and not yet delivered is not free to give.
@@ -144,6 +180,7 @@ class AdaptivePolicy : public Policy {
     struct Idle {
       const GuestSample* guest;
       int64_t unused_kib;
+      int64_t keep_kib;
     };
     std::vector<Idle> idle;
     std::vector<Action> shrinks;
@@ -154,81 +191,110 @@ class AdaptivePolicy : public Policy {
       const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
       const int64_t unused = *g.unused_kib;
       const int64_t actual = g.actual_kib;
-      const int64_t ceiling = std::max(g.ceiling_kib(), g.limits.floor_kib);
+      const double actual_d = static_cast<double>(actual);
+      const int64_t floor = g.limits.floor_kib;
+      const int64_t ceiling = std::max(g.ceiling_kib(), floor);
       const double slope = DemandSlope(m);
       const bool rising = slope > kFlatSlopeKibS;
+      const int64_t line = std::max<int64_t>(
+          s_line, static_cast<int64_t>(kLineFraction * actual_d));
+      const int64_t critical =
+          std::max<int64_t>(params_.guest_min_unused_kib,
+                            static_cast<int64_t>(kCriticalFraction * actual_d));
       const bool faulting = Faulting(m);
-      const bool starving = free <= s_line || faulting;
+      const bool is_critical = free <= critical || faulting;
+      const bool starved = is_critical || free <= line;
       const int64_t swapped = g.swap_out_kib && g.swap_in_kib
                                   ? Clamp0(*g.swap_out_kib - *g.swap_in_kib)
                                   : 0;
       const int64_t min_step = std::max<int64_t>(
-          kMinStepKib,
-          static_cast<int64_t>(kMinStepFraction * static_cast<double>(actual)));
-      const bool moving =
-          g.target_kib &&
-          std::llabs(*g.target_kib - actual) > kSettleToleranceKib &&
-          StillMoving(m);
-      const int64_t pending_target =
-          g.target_kib && moving ? *g.target_kib : actual;
+          kMinStepKib, static_cast<int64_t>(kMinStepFraction * actual_d));
+      const int64_t tolerance = std::max<int64_t>(
+          kSettleToleranceKib,
+          static_cast<int64_t>(kSettleFraction * m.speed_kib_s * interval));
+      const bool moving = g.target_kib &&
+                          std::llabs(*g.target_kib - actual) > tolerance &&
+                          StillMoving(m);
+      const int64_t from = moving ? *g.target_kib : actual;
+      const double free_after = static_cast<double>(free + (from - actual));
 
       // Corrections to the configured bounds come before anything else.
       if (actual > ceiling) {
         shrinks.push_back({g.name, actual, ceiling, Reason::kCeiling});
         continue;
       }
-
-      // Growth.
-      const double grow_slope = std::max(slope, 0.0);
-      const double ratio = std::min(grow_slope / m.speed_kib_s, kMaxSpeedRatio);
-      const double want_free =
-          static_cast<double>(s_line + headroom + swapped) +
-          grow_slope * interval * (1 + kPlanAheadIntervals);
-      const double grant =
-          (want_free - static_cast<double>(free)) / (1 - ratio);
-      const double horizon = interval + std::max(grant, 0.0) / m.speed_kib_s;
-      const bool predicted = static_cast<double>(free) - grow_slope * horizon <
-                             static_cast<double>(s_line);
-      const int64_t desired = std::min(
-          ceiling, actual + static_cast<int64_t>(std::max(grant, 0.0)));
-      int64_t need = desired - pending_target;
-      if (actual < g.limits.floor_kib && pending_target < g.limits.floor_kib) {
-        needs.push_back({&g, Urgency::kFloor, pending_target,
-                         std::max(need, g.limits.floor_kib - pending_target),
-                         0});
+      if (from < floor) {
+        needs.push_back(
+            {&g, Urgency::kFloor, from, floor - from, floor - from, 0});
         continue;
       }
-      if ((starving || predicted) && pending_target < ceiling) {
+
+      // Growth: enough to stay above L + H until the next decision and the
+      // balloon move after it (settle), and at least up to near the waste
+      // line. The urgent part only keeps the guest above C meanwhile.
+      const double s_up = std::max(slope, 0.0);
+      const double base = static_cast<double>(line + swapped) + headroom -
+                          free_after + s_up * interval;
+      const double settle =
+          std::min(interval, std::max(base, 0.0) / m.speed_kib_s);
+      const double grant = std::max(
+          {base + s_up * settle,
+           kFillFraction * static_cast<double>(params_.waste_kib) - free_after,
+           0.0});
+      const double urgent =
+          std::max(static_cast<double>(critical + swapped) +
+                       s_up * (interval + settle) - free_after,
+                   0.0);
+      // Predicted: the line would be crossed before the next decision. A
+      // later crossing is the next decision's to prevent; once the balloon
+      // moves it outruns the guest.
+      const bool predicted =
+          rising && free_after - s_up * interval < static_cast<double>(line);
+      if ((starved || predicted) && from < ceiling) {
         const bool harder =
             !m.free_at_command_kib || free < *m.free_at_command_kib;
-        if (!moving || (starving && harder)) {
-          if (free <= s_line && need < min_step) {
-            need = std::min(min_step, ceiling - pending_target);
+        if (!moving || (starved && harder)) {
+          int64_t need =
+              std::min(ceiling, from + static_cast<int64_t>(grant)) - from;
+          if (starved && need < min_step) {
+            need = std::min(min_step, ceiling - from);
           }
-          if (need >= min_step ||
-              (need > 0 && pending_target + need == ceiling &&
-               free <= s_line)) {
-            // Within a class, the guest closest to the line goes first.
-            const double order = starving
-                                     ? static_cast<double>(free - swapped)
-                                     : (static_cast<double>(free - s_line)) /
-                                           std::max(grow_slope, 1.0);
-            needs.push_back({&g,
-                             starving ? Urgency::kStarved : Urgency::kPredicted,
-                             pending_target, need, order});
+          if (need >= min_step || (need > 0 && from + need == ceiling)) {
+            // Within a class, the guest closest to its line goes first.
+            const double order =
+                predicted && !starved
+                    ? (free_after - static_cast<double>(line)) /
+                          std::max(s_up, 1.0)
+                    : static_cast<double>(free - swapped - critical);
+            const Urgency u = is_critical ? Urgency::kCritical
+                              : starved   ? Urgency::kStarved
+                                          : Urgency::kPredicted;
+            needs.push_back({&g, u, from, need,
+                             std::min(need, static_cast<int64_t>(urgent)),
+                             order});
           }
         }
         continue;
       }
-      if (moving) continue;
+      if (moving || rising || starved) continue;
 
-      // Reclaim.
-      if (rising || starving) continue;
-      idle.push_back({&g, unused});
-      if (m.above_waste >= kWasteTicks) {
-        const int64_t keep = s_line + headroom;
-        const int64_t release = unused - keep;
-        const int64_t target = std::max(actual - release, g.limits.floor_kib);
+      // Reclaim. A guest that was just given memory must show for longer
+      // that it does not need it: its workload may only have paused.
+      const bool recently_grown =
+          m.last_grow_tick && tick_ - *m.last_grow_tick <= kRecentTicks;
+      const int64_t hard_keep = critical + kSqueezeMarginKib;
+      if (unused > hard_keep && !recently_grown) {
+        idle.push_back({&g, unused, hard_keep});
+      }
+      const int waste_ticks =
+          recently_grown ? kWasteTicksAfterGrow : kWasteTicks;
+      if (m.above_waste >= waste_ticks &&
+          static_cast<double>(unused - params_.waste_kib) >=
+              kExcessSteps * static_cast<double>(min_step)) {
+        const int64_t keep =
+            line +
+            static_cast<int64_t>(kKeepFraction * static_cast<double>(band));
+        const int64_t target = std::max(actual - (unused - keep), floor);
         if (actual - target >= min_step) {
           shrinks.push_back({g.name, actual, target, Reason::kReclaim});
         }
@@ -241,58 +307,60 @@ class AdaptivePolicy : public Policy {
                        if (a.urgency != b.urgency) return a.urgency < b.urgency;
                        return a.order < b.order;
                      });
-    int64_t total_need = 0;
-    for (const Need& n : needs) total_need += n.need_kib;
-    const int64_t unmet = Share(needs, available);
-
+    Share(needs, available);
+    int64_t unmet = 0;
     Plan plan;
     for (const Need& n : needs) {
-      if (n.grant_kib <= 0) continue;
+      unmet += Clamp0(n.urgent_kib - n.grant_kib);
       const GuestSample& g = *n.guest;
-      const Reason reason = n.urgency == Urgency::kStarved ? Reason::kStarved
-                            : n.urgency == Urgency::kPredicted
+      // A sliver of host memory is not worth a command; the guest waits for
+      // the next decision, when reclaim may have freed more.
+      const int64_t min_step = std::max<int64_t>(
+          kMinStepKib, static_cast<int64_t>(kMinStepFraction *
+                                            static_cast<double>(g.actual_kib)));
+      if (n.grant_kib < std::min(n.need_kib, min_step)) continue;
+      const Reason reason = n.urgency == Urgency::kPredicted
                                 ? Reason::kPredicted
-                                : Reason::kFloor;
+                            : n.urgency == Urgency::kFloor ? Reason::kFloor
+                                                           : Reason::kStarved;
       plan.actions.push_back(
           {g.name, g.actual_kib, n.from_kib + n.grant_kib, reason});
       Memory& m = memory_[g.name];
       m.free_at_command_kib = g.usable_kib ? *g.usable_kib : *g.unused_kib;
+      m.last_grow_tick = tick_;
     }
 
     // While the host is short, idle guests give back more and sooner.
-    const int64_t shortfall = std::max(unmet, host_short);
+    const int64_t shortfall = unmet + Clamp0(host_short);
     if (shortfall > 0) {
       std::sort(idle.begin(), idle.end(), [](const Idle& a, const Idle& b) {
-        return a.unused_kib > b.unused_kib;
+        return a.unused_kib - a.keep_kib > b.unused_kib - b.keep_kib;
       });
       int64_t freed = 0;
       for (const Idle& i : idle) {
         if (freed >= shortfall) break;
         const GuestSample& g = *i.guest;
-        const int64_t release = i.unused_kib - s_line;
-        const int64_t target =
-            std::max(g.actual_kib - release, g.limits.floor_kib);
+        const int64_t target = std::max(
+            g.actual_kib - (i.unused_kib - i.keep_kib), g.limits.floor_kib);
         if (g.actual_kib - target < kMinStepKib) continue;
-        bool replaced = false;
+        bool merged = false;
         for (Action& a : shrinks) {
-          if (a.domain == g.name) {
-            a.target_kib = std::min(a.target_kib, target);
-            a.reason = Reason::kHostPressure;
-            replaced = true;
-          }
+          if (a.domain != g.name) continue;
+          a.target_kib = std::min(a.target_kib, target);
+          a.reason = Reason::kHostPressure;
+          merged = true;
         }
-        if (!replaced) {
+        if (!merged) {
           shrinks.push_back(
               {g.name, g.actual_kib, target, Reason::kHostPressure});
         }
-        // Guardrails let a shrink take at most half of unused.
+        // Guardrails let one shrink take at most this much.
         freed +=
             std::min(g.actual_kib - target,
                      static_cast<int64_t>(params_.max_release_fraction *
                                           static_cast<double>(i.unused_kib)));
       }
     }
-    (void)total_need;
     for (Action& a : shrinks) {
       memory_[a.domain].free_at_command_kib.reset();
       plan.actions.push_back(a);
@@ -371,59 +439,71 @@ class AdaptivePolicy : public Policy {
     return std::llabs(b.actual_kib - a.actual_kib) > kSettleToleranceKib;
   }
 
-  // Grants `available` KiB over `needs` (sorted by urgency): in full when it
-  // covers them all; otherwise starving guests first, each class shared by
-  // shares x need and filled up to each need. Returns what is left unmet.
-  static int64_t Share(std::vector<Need>& needs, int64_t available) {
-    int64_t unmet = 0;
-    for (int cls = 0; cls <= 2; ++cls) {
-      std::vector<Need*> group;
-      int64_t group_need = 0;
-      for (Need& n : needs) {
-        if (static_cast<int>(n.urgency) == cls) {
-          group.push_back(&n);
-          group_need += n.need_kib;
-        }
+  // Grants up to `cap(need)` to each need in `group`, in proportion to
+  // shares x what it still lacks; guests whose share covers them take what
+  // they lack and the rest is shared again. Returns what is left.
+  template <typename Cap>
+  static int64_t WaterFill(const std::vector<Need*>& group, int64_t available,
+                           Cap cap) {
+    std::vector<Need*> open;
+    int64_t total = 0;
+    for (Need* n : group) {
+      const int64_t left = cap(*n) - n->grant_kib;
+      if (left > 0) {
+        open.push_back(n);
+        total += left;
       }
-      if (group.empty()) continue;
-      if (group_need <= available) {
-        for (Need* n : group) n->grant_kib = n->need_kib;
-        available -= group_need;
-        continue;
-      }
-      // Water-fill: guests whose proportional share covers their need take
-      // it; the rest is shared again among the others.
-      std::vector<Need*> open = group;
-      while (!open.empty() && available > 0) {
-        double weight = 0;
-        for (Need* n : open) {
-          weight += static_cast<double>(n->guest->limits.shares) *
-                    static_cast<double>(n->need_kib - n->grant_kib);
-        }
-        if (weight <= 0) break;
-        std::vector<Need*> still;
-        int64_t given = 0;
-        for (Need* n : open) {
-          const int64_t left = n->need_kib - n->grant_kib;
-          const double w = static_cast<double>(n->guest->limits.shares) *
-                           static_cast<double>(left);
-          const int64_t share =
-              static_cast<int64_t>(static_cast<double>(available) * w / weight);
-          const int64_t g = std::min(left, share);
-          n->grant_kib += g;
-          given += g;
-          if (n->grant_kib < n->need_kib) still.push_back(n);
-        }
-        available -= given;
-        if (given == 0 || still.size() == open.size()) break;
-        open = std::move(still);
-      }
-      for (Need* n : group) unmet += n->need_kib - n->grant_kib;
     }
-    return unmet;
+    if (total <= available) {
+      for (Need* n : open) n->grant_kib = std::max(n->grant_kib, cap(*n));
+      return available - total;
+    }
+    while (!open.empty() && available > 0) {
+      double weight = 0;
+      for (Need* n : open) {
+        weight += static_cast<double>(n->guest->limits.shares) *
+                  static_cast<double>(cap(*n) - n->grant_kib);
+      }
+      if (weight <= 0) break;
+      std::vector<Need*> still;
+      int64_t given = 0;
+      for (Need* n : open) {
+        const int64_t left = cap(*n) - n->grant_kib;
+        const double w = static_cast<double>(n->guest->limits.shares) *
+                         static_cast<double>(left);
+        const int64_t g = std::min(
+            left,
+            static_cast<int64_t>(static_cast<double>(available) * w / weight));
+        n->grant_kib += g;
+        given += g;
+        if (n->grant_kib < cap(*n)) still.push_back(n);
+      }
+      available -= given;
+      if (given == 0 || still.size() == open.size()) break;
+      open = std::move(still);
+    }
+    return available;
+  }
+
+  // Grants `available` KiB over `needs`: first what keeps every guest off
+  // its critical line, then the rest of each need, most urgent class first.
+  static void Share(std::vector<Need>& needs, int64_t available) {
+    std::vector<Need*> all;
+    for (Need& n : needs) all.push_back(&n);
+    available =
+        WaterFill(all, available, [](const Need& n) { return n.urgent_kib; });
+    for (int cls = 0; cls < kUrgencyCount && available > 0; ++cls) {
+      std::vector<Need*> group;
+      for (Need* n : all) {
+        if (static_cast<int>(n->urgency) == cls) group.push_back(n);
+      }
+      available =
+          WaterFill(group, available, [](const Need& n) { return n.need_kib; });
+    }
   }
 
   PolicyParams params_;
+  int64_t tick_ = 0;
   std::map<std::string, Memory> memory_;
 };
 
