@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the lab guest from Debian packages: the kernel unpacked from the
 # linux-image-*-amd64 .deb that install-deps.sh downloaded, and a busybox initramfs with
-# the virtio balloon and console modules, the command agent and a static memhog.
+# the virtio balloon and console modules, the command agent (lab-agent.c) and memhog
+# (memhog.c), both static.
 #
 # Usage: build-guest.sh [OUTDIR]
 #   OUTDIR defaults to $MEMCOORD_LAB_DIR/guest (MEMCOORD_LAB_DIR: /var/lib/memcoord-lab).
@@ -49,7 +50,7 @@ fi
 [[ -n $deb && -s $deb ]] \
   || die "no guest kernel package in $cache_dir; run deploy/lab/install-deps.sh first"
 
-inputs=("$here/build-guest.sh" "$here/guest-init.sh" "$here/guest-agent.sh" "$here/memhog.c")
+inputs=("$here/build-guest.sh" "$here/guest-init.sh" "$here/lab-agent.c" "$here/memhog.c")
 stamp=$( {
   echo "kernel $(basename "$deb") $(stat -c %s "$deb")"
   echo "busybox $(sha256sum <"$busybox")"
@@ -124,15 +125,17 @@ for m in "${modules[@]}"; do
 done
 printf '%s\n' "${modules[@]}" >"$root/etc/lab-modules"
 
-echo "build-guest: compiling memhog (static)"
-gcc -static -O2 -Wall -Wextra -o "$work/memhog" "$here/memhog.c" || die "gcc -static memhog.c failed"
+echo "build-guest: compiling memhog and lab-agent (static)"
+for prog in memhog lab-agent; do
+  gcc -static -O2 -Wall -Wextra -o "$work/$prog" "$here/$prog.c" || die "gcc -static $prog.c failed"
+done
 
 cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list-full); do
   [[ -e $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
 done
 install -m 0755 "$here/guest-init.sh" "$root/init"
-install -m 0755 "$here/guest-agent.sh" "$root/bin/lab-agent"
+install -m 0755 "$work/lab-agent" "$root/bin/lab-agent"
 install -m 0755 "$work/memhog" "$root/bin/memhog"
 mknod -m 0600 "$root/dev/console" c 5 1
 mknod -m 0666 "$root/dev/null" c 1 3

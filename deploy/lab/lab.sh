@@ -14,9 +14,12 @@ LIBVIRTD_PID=/run/libvirtd.pid
 VIRTLOGD_PID=/run/virtlogd.pid
 LIBVIRTD_LOG=/var/log/libvirt/libvirtd.log
 QEMU_CONF=/etc/libvirt/qemu.conf
-# No ACPI (its interpreter and IRQ link setup cost seconds under TCG; the domain has no
-# ACPI tables either) and no crypto self-tests: both shorten the emulated boot.
-GUEST_CMDLINE="console=ttyS0 acpi=off cryptomgr.notests mitigations=off panic=-1"
+# ACPI stays on: without it the guest has no HPET or PM timer, cannot calibrate its TSC
+# when the host is busy, and falls back to a jiffies clock that runs fast or slow.
+# no_timer_check: a busy host can delay the emulated timer interrupt enough for the
+# kernel's IO-APIC timer check to fail and panic. Skipping the crypto self-tests
+# shortens the emulated boot. panic=-1 reboots at once, which destroys the guest.
+GUEST_CMDLINE="console=ttyS0 no_timer_check cryptomgr.notests mitigations=off panic=-1"
 
 usage() {
   cat <<EOF
@@ -218,6 +221,7 @@ domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX
     <initrd>$GUEST_BUILD_DIR/initrd.gz</initrd>
     <cmdline>$GUEST_CMDLINE memcoord.name=$name</cmdline>
   </os>
+  <features><acpi/></features>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
@@ -241,12 +245,16 @@ domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX
 EOF
 }
 
-# Prints "NAME KEY=VALUE ..." per domain from `virsh domstats --balloon --state`.
+# Prints "NAME KEY=VALUE ..." per running domain named in the arguments (all when
+# none), from `virsh domstats --balloon --state`. Asks for all domains, because naming
+# one that is gone fails the whole call.
 domstats_lines() {
-  vsh domstats --balloon --state "$@" 2>/dev/null | awk '
-    /^Domain: / { if (line != "") print line; gsub(/\047/, "", $2); line = $2; next }
+  vsh domstats --balloon --state 2>/dev/null | awk -v want="$*" '
+    BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+    function flush() { if (line != "" && (n == 0 || name in keep)) print line }
+    /^Domain: / { flush(); name = $2; gsub(/\047/, "", name); line = name; next }
     /=/ { gsub(/^[ \t]+/, ""); line = line " " $0 }
-    END { if (line != "") print line }'
+    END { flush() }'
 }
 
 cmd_up() {
@@ -324,9 +332,11 @@ cmd_up() {
   # Stats first (the balloon driver is up), then the balloon at --start-mib: the guest
   # boots with --max-mib and inflates the balloon down to the start size.
   local t_boot=$SECONDS deadline=$((SECONDS + timeout_s)) line cur
-  declare -A ready=() settled=()
+  declare -A ready=() settled=() seen=()
   while [[ ${#settled[@]} -lt ${#names[@]} ]]; do
+    seen=()
     while read -r line; do
+      seen[${line%% *}]=1
       name=${line%% *}
       if [[ -z ${ready[$name]:-} && $line == *" balloon.unused="* ]]; then
         ready[$name]=1
@@ -339,6 +349,12 @@ cmd_up() {
         [[ $settle -eq 0 ]] || note "$name balloon at $((cur / 1024)) MiB after $((SECONDS - t_boot)) s"
       fi
     done < <(domstats_lines "${names[@]}")
+    for name in "${names[@]}"; do
+      if [[ -z ${seen[$name]:-} ]] && ! vsh domstate "$name" >/dev/null 2>&1; then
+        tail -n 15 "$GUESTS_DIR/$name/console.log" >&2 || true
+        die "up: $name is gone (crashed or destroyed); console: $GUESTS_DIR/$name/console.log"
+      fi
+    done
     if [[ ${#ready[@]} -eq ${#names[@]} && -z ${stats_time:-} ]]; then
       stats_time=$((SECONDS - t_boot))
       note "all ${#names[@]} guests report balloon stats ${stats_time} s after start ($((SECONDS - t0)) s in all)"

@@ -295,6 +295,7 @@ static void hog_main(const char *name) {
   install_handlers();
   read_ctl(name, &h);
   kmsg("memhog[%s]: start, target %ld MiB at %ld MiB/s\n", name, h.target, h.rate);
+  write_status(name, &h, "growing");
   const char *last = "";
   while (!g_stop) {
     if (g_reload) {
