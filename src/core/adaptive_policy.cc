@@ -256,7 +256,10 @@ class AdaptivePolicy : public Policy {
         if (!moving || (starved && harder)) {
           int64_t need =
               std::min(ceiling, from + static_cast<int64_t>(grant)) - from;
-          if (starved && need < min_step) {
+          // A guest at the line gets at least a minimum step; one whose
+          // free memory is only low in its stats (its pending grant covers
+          // it) or that only faults its swap back in does not.
+          if (free_after <= static_cast<double>(line) && need < min_step) {
             need = std::min(min_step, ceiling - from);
           }
           if (need >= min_step || (need > 0 && from + need == ceiling)) {

@@ -1,0 +1,262 @@
+// The adaptive policy on hand-computed cases (DESIGN section 6, adaptive).
+//
+// Default thresholds: starvation 150, waste 300, guest_min_unused 100 MiB;
+// interval 1 s. For a 1024 MiB guest the starvation line L is 150 MiB
+// (6 % of 1024 is less), the critical line C 100 MiB, headroom H =
+// 0.75 * (300 - 150) = 112.5 MiB, a reclaim keeps L + 0.25 * 150 = 187.5 MiB
+// unused, and a grant fills free memory to at least 0.9 * 300 = 270 MiB.
+// Until a balloon move is seen the policy assumes 128 MiB/s.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "memcoord/policy.h"
+#include "test_util.h"
+
+namespace memcoord {
+namespace {
+
+using testing::Guest;
+using testing::GuestWithoutStats;
+using testing::Snap;
+
+std::unique_ptr<Policy> NewAdaptive() {
+  PolicyParams params;
+  params.interval_s = 1;
+  auto policy = MakePolicy("adaptive", params);
+  EXPECT_TRUE(policy.ok());
+  return std::move(*policy);
+}
+
+// A guest of `actual` MiB whose free memory (unused and usable) is `free`,
+// with stats taken at `t`.
+GuestSample G(const std::string& name, double actual, double free,
+              double t = 0) {
+  return Guest(name, actual, free, 2048, t);
+}
+
+Snapshot At(double t, std::vector<GuestSample> guests,
+            double host_free_mib = 8192) {
+  return Snap(std::move(guests), host_free_mib, 16384, t);
+}
+
+TEST(AdaptivePolicyTest, StarvedGuestGrowsToNearTheWasteLine) {
+  auto p = NewAdaptive();
+  // F = 120 <= L. L + H - F = 142.5; filling to 270 needs 150: 150 wins.
+  Plan plan = p->Decide(At(0, {G("a", 1024, 120)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 150));
+  EXPECT_EQ(plan.actions[0].reason, Reason::kStarved);
+}
+
+TEST(AdaptivePolicyTest, UsesUsableWhenReportedElseUnused) {
+  // 20 MiB free but 800 MiB of reclaimable cache: not starved.
+  GuestSample cached = G("a", 1024, 20);
+  cached.usable_kib = MibToKib(800);
+  EXPECT_TRUE(NewAdaptive()->Decide(At(0, {cached})).actions.empty());
+  // Without usable, unused is all there is: 20 <= C, so it grows.
+  cached.usable_kib.reset();
+  Plan plan = NewAdaptive()->Decide(At(0, {cached}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_TRUE(plan.actions[0].grow());
+}
+
+TEST(AdaptivePolicyTest, GrowsBeforeStarvationFromTheTrend) {
+  auto p = NewAdaptive();
+  // Free falls 60 MiB/s: 290, 230, 170. At 230 the next decision still
+  // finds 170 >= L, so nothing is done; at 170 it would find 110 < L.
+  EXPECT_TRUE(p->Decide(At(0, {G("a", 1024, 290, 0)})).actions.empty());
+  EXPECT_TRUE(p->Decide(At(1, {G("a", 1024, 230, 1)})).actions.empty());
+  Plan plan = p->Decide(At(2, {G("a", 1024, 170, 2)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, Reason::kPredicted);
+  // base = L + H - F + s*I = 150 + 112.5 - 170 + 60 = 152.5; the balloon
+  // needs a full interval for it at 128 MiB/s, so the grant also covers
+  // s * 1 s: 212.5 MiB (more than the 100 MiB that filling to 270 needs).
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 212.5));
+}
+
+TEST(AdaptivePolicyTest, SwapInMarksStarvingWhateverFreeMemorySays) {
+  auto p = NewAdaptive();
+  GuestSample a = G("a", 1024, 600, 0);
+  a.swap_out_kib = MibToKib(300);
+  a.swap_in_kib = MibToKib(100);
+  p->Decide(At(0, {a}));
+  a.stats_time_s = 1;
+  a.swap_in_kib = MibToKib(200);  // swapping in: 100 MiB still in swap
+  Plan plan = p->Decide(At(1, {a}));
+  // 600 MiB free would be reclaimed from an idle guest; a swapping guest is
+  // starving, and its 600 MiB free covers L + H + swap, so it is left be.
+  EXPECT_TRUE(plan.actions.empty());
+
+  // Swapping with too little free memory: grow by what is in swap too.
+  auto q = NewAdaptive();
+  GuestSample b = G("b", 1024, 200, 0);
+  b.swap_out_kib = MibToKib(300);
+  b.swap_in_kib = MibToKib(100);
+  q->Decide(At(0, {b}));
+  b.stats_time_s = 1;
+  b.swap_in_kib = MibToKib(200);
+  plan = q->Decide(At(1, {b}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, Reason::kStarved);
+  // L + X + H - F = 150 + 100 + 112.5 - 200 = 162.5.
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 162.5));
+}
+
+TEST(AdaptivePolicyTest, ReclaimsFromIdleGuestAboveWasteLine) {
+  auto p = NewAdaptive();
+  // 700 unused: release down to 187.5 (guardrails then take half of it).
+  Plan plan = p->Decide(At(0, {G("a", 1024, 700)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 700 + 187.5));
+  EXPECT_EQ(plan.actions[0].reason, Reason::kReclaim);
+}
+
+TEST(AdaptivePolicyTest, LeavesSmallExcessOverWasteLine) {
+  // The minimum step is 32 MiB; unused must pass the waste line by half of
+  // it before a reclaim is worth a command.
+  EXPECT_TRUE(
+      NewAdaptive()->Decide(At(0, {G("a", 1024, 310)})).actions.empty());
+  Plan plan = NewAdaptive()->Decide(At(0, {G("a", 1024, 320)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 320 + 187.5));
+}
+
+TEST(AdaptivePolicyTest, NeverReclaimsFromGuestWhoseFreeMemoryFalls) {
+  auto p = NewAdaptive();
+  p->Decide(At(0, {G("a", 1024, 900, 0)}));
+  // Still 700 MiB unused, but demand rose 200 MiB in a second.
+  EXPECT_TRUE(p->Decide(At(1, {G("a", 1024, 700, 1)})).actions.empty());
+}
+
+TEST(AdaptivePolicyTest, RecentlyGrownGuestMustStayAboveWasteLonger) {
+  auto p = NewAdaptive();
+  Plan plan = p->Decide(At(0, {G("a", 1024, 50, 0)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  ASSERT_TRUE(plan.actions[0].grow());
+  // Its workload stopped: 500 MiB unused, demand falling then flat. It is
+  // reclaimed on the third sample above the line, not the first.
+  EXPECT_TRUE(p->Decide(At(1, {G("a", 1200, 500, 1)})).actions.empty());
+  EXPECT_TRUE(p->Decide(At(2, {G("a", 1200, 500, 2)})).actions.empty());
+  plan = p->Decide(At(3, {G("a", 1200, 500, 3)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, Reason::kReclaim);
+}
+
+TEST(AdaptivePolicyTest, NoNewCommandBeforeBalloonSettlesUnlessStarvingHarder) {
+  // t=0: F = 140 gets 130 MiB (to 270 free): target 1130.
+  // t=1: the balloon has moved 50 of it and is 80 MiB away.
+  for (bool harder : {false, true}) {
+    auto p = NewAdaptive();
+    Plan plan = p->Decide(At(0, {G("a", 1000, 140, 0)}));
+    ASSERT_EQ(plan.actions.size(), 1u);
+    ASSERT_EQ(plan.actions[0].target_kib, MibToKib(1130));
+    GuestSample a = G("a", 1050, harder ? 120 : 145, 1);
+    a.target_kib = MibToKib(1130);
+    plan = p->Decide(At(1, {a}));
+    if (!harder) {
+      EXPECT_TRUE(plan.actions.empty());
+      continue;
+    }
+    // Starving harder (120 < 140): a new grant on top of the pending one.
+    // Demand rose 70 MiB/s; free after the pending 80 MiB is 200;
+    // base = 150 + 112.5 - 200 + 70 = 132.5, at the observed 50 MiB/s the
+    // balloon needs the whole interval: grant 132.5 + 70 = 202.5.
+    ASSERT_EQ(plan.actions.size(), 1u);
+    EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1130 + 202.5));
+  }
+}
+
+TEST(AdaptivePolicyTest, SharesScarceHostMemoryBySharesAndNeed) {
+  auto p = NewAdaptive();
+  GuestSample a = G("a", 1024, 50);
+  GuestSample b = G("b", 1024, 50);
+  b.limits.shares = 3000;
+  // 300 MiB above the 200 MiB host reserve. Each needs 220 (to 270 free),
+  // 50 of it urgent (up to C). Urgent parts first (50 + 50), then the other
+  // 200 by shares, 1:3 -> 50 and 150.
+  Plan plan = p->Decide(At(0, {a, b}, 500));
+  ASSERT_EQ(plan.actions.size(), 2u);
+  EXPECT_EQ(plan.Find("a")->target_kib, MibToKib(1024 + 100));
+  EXPECT_EQ(plan.Find("b")->target_kib, MibToKib(1024 + 200));
+}
+
+TEST(AdaptivePolicyTest, GrowthStaysWithinGuestBudget) {
+  auto p = NewAdaptive();
+  Snapshot s = At(0, {G("a", 1024, 50), G("b", 1024, 250)});
+  s.guest_budget_kib = MibToKib(2048 + 64);
+  Plan plan = p->Decide(s);
+  ASSERT_NE(plan.Find("a"), nullptr);
+  EXPECT_EQ(plan.Find("a")->target_kib, MibToKib(1024 + 64));
+}
+
+TEST(AdaptivePolicyTest, SqueezesIdleGuestsWhenUrgentNeedsGoUnmet) {
+  auto p = NewAdaptive();
+  // No host memory to give; a is critical (50 MiB free, 50 urgent).
+  // b has the most to spare and is squeezed to C + 16 = 116 unused, which
+  // covers the shortfall, so c (250 unused, under the waste line) is kept.
+  Plan plan = p->Decide(
+      At(0, {G("a", 1024, 50), G("b", 1024, 600), G("c", 1024, 250)}, 200));
+  EXPECT_EQ(plan.Find("a"), nullptr);
+  ASSERT_NE(plan.Find("b"), nullptr);
+  EXPECT_EQ(plan.Find("b")->target_kib, MibToKib(1024 - 600 + 116));
+  EXPECT_EQ(plan.Find("b")->reason, Reason::kHostPressure);
+  EXPECT_EQ(plan.Find("c"), nullptr);
+}
+
+TEST(AdaptivePolicyTest, SqueezesIdleGuestsWhileHostIsUnderReserve) {
+  auto p = NewAdaptive();
+  Plan plan = p->Decide(At(0, {G("c", 1024, 250)}, 100));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 250 + 116));
+  EXPECT_EQ(plan.actions[0].reason, Reason::kHostPressure);
+}
+
+TEST(AdaptivePolicyTest, CorrectsCeilingAndFloor) {
+  auto p = NewAdaptive();
+  GuestSample high = G("high", 1024, 200);
+  high.limits.max_kib = MibToKib(900);
+  GuestSample low = G("low", 200, 150);
+  Plan plan = p->Decide(At(0, {high, low}));
+  ASSERT_EQ(plan.actions.size(), 2u);
+  EXPECT_EQ(plan.actions[0].domain, "low");  // growth first
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(256));
+  EXPECT_EQ(plan.actions[0].reason, Reason::kFloor);
+  EXPECT_EQ(plan.actions[1].target_kib, MibToKib(900));
+  EXPECT_EQ(plan.actions[1].reason, Reason::kCeiling);
+}
+
+TEST(AdaptivePolicyTest, ListsGrowthFirstMostUrgentFirst) {
+  auto p = NewAdaptive();
+  Plan plan = p->Decide(At(
+      0, {G("idle", 1024, 700), G("lean", 1024, 140), G("dying", 1024, 30)}));
+  ASSERT_EQ(plan.actions.size(), 3u);
+  EXPECT_EQ(plan.actions[0].domain, "dying");
+  EXPECT_EQ(plan.actions[1].domain, "lean");
+  EXPECT_EQ(plan.actions[2].domain, "idle");
+}
+
+TEST(AdaptivePolicyTest, GuestsWithoutStatsOrUnmanagedGetNothing) {
+  auto p = NewAdaptive();
+  GuestSample unmanaged = G("u", 1024, 30);
+  unmanaged.limits.managed = false;
+  EXPECT_TRUE(p->Decide(At(0, {GuestWithoutStats("n", 1024), unmanaged}))
+                  .actions.empty());
+}
+
+TEST(AdaptivePolicyTest, ForgetsAGuestThatLeaves) {
+  auto p = NewAdaptive();
+  p->Decide(At(0, {G("a", 1024, 290, 0)}));
+  p->Decide(At(1, {G("a", 1024, 230, 1)}));
+  p->Decide(At(2, {}));
+  // Back under the same name with 170 free: a new guest, no trend yet. With
+  // the old samples (demand up 30 MiB/s or more) it would be predicted to
+  // cross the line before the next decision.
+  EXPECT_TRUE(p->Decide(At(3, {G("a", 1024, 170, 3)})).actions.empty());
+}
+
+}  // namespace
+}  // namespace memcoord
