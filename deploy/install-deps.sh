@@ -14,10 +14,14 @@ apt-get install -y -qq --no-install-recommends \
   libvirt-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev \
   libcli11-dev libspdlog-dev nlohmann-json3-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  prometheus curl openssl wrk gnuplot-nox python3 procps time
+  prometheus curl openssl wrk gnuplot-nox jq python3 procps time
 
 # The lab (real libvirtd, QEMU, a guest kernel from Debian's archive).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ -x "$here/lab/install-deps.sh" ]]; then
   "$here/lab/install-deps.sh"
 fi
+
+# Sanitizer and fuzz builds (tests/run_all.sh, presets asan, tsan, fuzz):
+# clang with libFuzzer and the sanitizer runtimes.
+apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev
