@@ -22,7 +22,7 @@ cache_dir="${lab_dir}/cache"
 die() { echo "build-guest: $*" >&2; exit 1; }
 
 case "${1:-}" in
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 [[ $# -le 1 ]] || die "too many arguments (usage: build-guest.sh [OUTDIR])"
 out_dir="${1:-${lab_dir}/guest}"

@@ -16,7 +16,7 @@ update=1
 case "${1:-}" in
   --no-update) update=0 ;;
   -h|--help)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
     exit 0 ;;
   "") ;;
   *) die "unknown option '$1' (try --help)" ;;
