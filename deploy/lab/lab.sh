@@ -403,6 +403,11 @@ cmd_exec() {
   coproc AGENT { exec socat - "UNIX-CONNECT:$sock" 2>/dev/null; }
   # shellcheck disable=SC2153 # AGENT_PID is set by coproc
   local in=${AGENT[0]} outfd=${AGENT[1]} agent_pid=$AGENT_PID
+  # A client left connected would keep the channel from the next one.
+  # shellcheck disable=SC2064 # expand the pid now
+  trap "kill $agent_pid 2>/dev/null || true" EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
   printf 'RUN %s %s %s\n' "$id" "$limit" "$b64" >&"$outfd"
   # The guest kills the command after $limit s; allow some more for the answer.
   local deadline=$((SECONDS + limit + 15))
@@ -509,7 +514,7 @@ cmd_down() {
       note "destroyed $name"
     done
   else
-    note "libvirtd does not answer on $URI; only removing files"
+    die "down: libvirtd does not answer on $URI, so running guests cannot be told from gone ones; run lab.sh start-libvirtd first"
   fi
   for d in $(all_guest_dirs); do
     [[ -z $prefix || $d == "$prefix"-* ]] || continue
