@@ -1,0 +1,117 @@
+#!/bin/bash
+# Syntax and hardening of deploy/systemd/memory-coordinator.service with
+# systemd-analyze (works without systemd running as PID 1):
+#   - `systemd-analyze verify` prints nothing (systemd only warns, with exit
+#     status 0, about unknown keys and bad values, so any output fails);
+#   - a copy with an unknown key and a bad value does print warnings (the
+#     check can fail here);
+#   - `systemd-analyze security --offline=yes` rates the exposure at most 2.5;
+#   - the keys the deployment relies on are present;
+#   - the ExecStart command line is one the binary accepts (--check-config
+#     with the example configuration).
+#
+# Usage: unit_file_test.sh UNIT_FILE BINARY EXAMPLE_CONFIG
+# Exit status: 0 pass, 1 fail, 77 skipped (no systemd-analyze).
+set -u
+unit_src=$1
+binary=$(realpath "$2")
+example=$3
+name=memory-coordinator.service
+
+if ! command -v systemd-analyze >/dev/null; then
+  echo "SKIP: systemd-analyze not found (Debian package systemd)"
+  exit 77
+fi
+scratch=$(mktemp -d /tmp/memcoord-unit-test.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+failures=0
+ok() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+# verify checks that ExecStart's binary exists: use the one just built.
+mkdir -p "$scratch/good" "$scratch/bad"
+sed "s#^ExecStart=/usr/sbin/memory_coordinator #ExecStart=$binary #" \
+  "$unit_src" >"$scratch/good/$name"
+if ! grep -q "^ExecStart=$binary " "$scratch/good/$name"; then
+  fail "ExecStart does not start /usr/sbin/memory_coordinator"
+fi
+
+verify() {  # verify DIR: prints systemd-analyze's complaints, fails on any
+  local out
+  out=$(cd "$1" && systemd-analyze verify "$1/$name" 2>&1)
+  local rc=$?
+  printf '%s' "$out"
+  [ $rc -eq 0 ] && [ -z "$out" ]
+}
+
+if out=$(verify "$scratch/good"); then
+  ok "systemd-analyze verify: no warning"
+else
+  fail "systemd-analyze verify: $out"
+fi
+
+sed '/^\[Service\]$/a ProtectHomes=yes\nRestart=sometimes' \
+  "$scratch/good/$name" >"$scratch/bad/$name"
+out=$(verify "$scratch/bad")
+if echo "$out" | grep -q "Unknown key 'ProtectHomes'" &&
+   echo "$out" | grep -q "sometimes"; then
+  ok "systemd-analyze verify reports an unknown key and a bad value in a broken copy"
+else
+  fail "systemd-analyze verify does not report a broken copy: $out"
+fi
+
+out=$(cd "$scratch/good" && systemd-analyze security --offline=yes --threshold=25 \
+        --no-pager "$scratch/good/$name" 2>&1)
+rc=$?
+level=$(echo "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+if [ $rc -eq 0 ] && [ -n "$level" ]; then
+  ok "systemd-analyze security: exposure $level (at most 2.5)"
+else
+  fail "systemd-analyze security: exposure ${level:-unknown} (rc $rc), more than 2.5"
+  echo "$out" | grep -E '^✗' | head -n 20
+fi
+
+# What the deployment relies on, key by key.
+while IFS= read -r line; do
+  if grep -qxF -- "$line" "$unit_src"; then ok "has $line"; else fail "missing $line"; fi
+done <<'KEYS'
+Wants=libvirtd.service
+Type=exec
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+RestartPreventExitStatus=2
+User=root
+CapabilityBoundingSet=
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+WantedBy=multi-user.target
+KEYS
+if grep -Eq '^After=.*\blibvirtd\.service\b' "$unit_src"; then
+  ok "starts after libvirtd.service"
+else
+  fail "After= does not name libvirtd.service"
+fi
+# The daemon writes nothing: no path is made writable, and none hidden that
+# libvirt's socket or /proc/meminfo need.
+for key in ReadWritePaths InaccessiblePaths ProcSubset; do
+  if grep -q "^$key=" "$unit_src"; then fail "$key is set"; else ok "no $key"; fi
+done
+
+# ExecStart's arguments, with the example configuration in place of /etc.
+args=$(sed -n 's#^ExecStart=/usr/sbin/memory_coordinator ##p' "$unit_src")
+args=${args//\/etc\/memory_coordinator\/memory_coordinator.yaml/$example}
+# shellcheck disable=SC2086  # word splitting as systemd does
+if "$binary" $args --check-config >"$scratch/check.log" 2>&1; then
+  ok "memory_coordinator $args --check-config"
+else
+  fail "memory_coordinator refuses the ExecStart arguments: $(cat "$scratch/check.log")"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo PASS
