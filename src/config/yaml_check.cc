@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 namespace memcoord::yamlcheck {
 namespace {
@@ -74,6 +77,47 @@ bool WithinLimit(Checker& ck, const Entry& e, const std::string& path, double v,
            e.value.Scalar() + " is above the limit of " +
                FormatNumber(*spec.limit) + unit);
   return false;
+}
+
+
+// Remembers where the last document started; ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { last = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  YAML::Mark last = YAML::Mark::null_mark();
+};
+
+// yaml-cpp 0.7 loops forever in YAML::LoadAll on a ',' outside any flow
+// collection: the parser returns an empty document without consuming the
+// token, again and again, and LoadAll collects them until memory runs out.
+// This walks the documents with a parser that must move on each time; the
+// mark where it got stuck, if it did. Syntax errors are left to LoadAll.
+std::optional<YAML::Mark> StuckParserAt(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  int previous = -1;
+  try {
+    for (size_t docs = 0; docs <= text.size() + 1; ++docs) {
+      if (!parser.HandleNextDocument(starts)) return std::nullopt;
+      if (starts.last.pos == previous) return starts.last;
+      previous = starts.last.pos;
+    }
+  } catch (const YAML::Exception&) {
+    return std::nullopt;
+  }
+  return starts.last;
 }
 
 }  // namespace
@@ -144,6 +188,13 @@ Result<std::string> ReadFile(const std::string& path) {
 }
 
 std::optional<YAML::Node> ParseDocument(Checker& ck, std::string_view text) {
+  if (std::optional<YAML::Mark> stuck = StuckParserAt(text)) {
+    const size_t at = static_cast<size_t>(std::max(stuck->pos, 0));
+    const std::string token = at < text.size() ? std::string(1, text[at]) : "";
+    ck.Error(Pos{stuck->line + 1, stuck->column + 1}, "",
+             "YAML syntax error: unexpected '" + token + "'");
+    return std::nullopt;
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(text));
