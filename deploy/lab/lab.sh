@@ -32,12 +32,14 @@ static memhog. State lives in \$MEMCOORD_LAB_DIR (now: $LAB_DIR); the libvirt UR
 
 Commands:
   up N [--prefix P] [--max-mib M] [--start-mib S] [--vcpus V] [--accel tcg|kvm]
-       [--timeout SECS] [--no-settle] [--no-wait]
+       [--timeout SECS] [--no-settle] [--no-wait] [--no-balloon-driver]
       Start libvirtd if none answers, build the guest if needed, start guests P-1..P-N
       (default prefix "lab", max 2048 MiB, start 1024 MiB, 1 vCPU, TCG) as transient
       domains, and wait (default 180 s) until each reports balloon stats and its balloon
       has come down to the start size (--no-settle: stats only; --no-wait: neither).
       A guest of that name that already runs is left as it is.
+      --no-balloon-driver: the guests do not load virtio_balloon, so they never report
+      balloon stats and their balloon never moves; up waits for their agent instead.
   exec [--timeout SECS] GUEST CMD...
       Run CMD (joined by spaces, a shell command line) with sh in GUEST through the
       agent; print its output and exit with its exit status (124 on timeout; default 60 s).
@@ -203,8 +205,8 @@ lab_guests() {
   done
 }
 
-domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX
-  local name=$1 max=$2 start=$3 vcpus=$4 type=$5 prefix=$6 dir="$GUESTS_DIR/$1"
+domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX [EXTRA_CMDLINE]
+  local name=$1 max=$2 start=$3 vcpus=$4 type=$5 prefix=$6 extra=${7:-} dir="$GUESTS_DIR/$1"
   cat <<EOF
 <domain type='$type'>
   <name>$name</name>
@@ -219,7 +221,7 @@ domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$GUEST_BUILD_DIR/kernel</kernel>
     <initrd>$GUEST_BUILD_DIR/initrd.gz</initrd>
-    <cmdline>$GUEST_CMDLINE memcoord.name=$name</cmdline>
+    <cmdline>$GUEST_CMDLINE memcoord.name=$name$extra</cmdline>
   </os>
   <features><acpi/></features>
   <clock offset='utc'/>
@@ -260,6 +262,7 @@ domstats_lines() {
 cmd_up() {
   need_root
   local n="" prefix=lab max=2048 start=1024 vcpus=1 accel=tcg timeout_s=180 wait=1 settle=1
+  local balloon=1 extra=""
   local stats_time=""
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -271,6 +274,7 @@ cmd_up() {
       --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
       --no-wait) wait=0; shift ;;
       --no-settle) settle=0; shift ;;
+      --no-balloon-driver) balloon=0; shift ;;
       -*) die "up: unknown option '$1' (see lab.sh --help)" ;;
       *) [[ -z $n ]] || die "up: more than one N given"; n=$1; shift ;;
     esac
@@ -290,6 +294,8 @@ cmd_up() {
     kvm) type=kvm ;;
     *) die "up: --accel must be tcg or kvm, got '$accel'" ;;
   esac
+  # guest-init.sh leaves virtio_balloon out when it sees this on the command line.
+  [[ $balloon -eq 1 ]] || extra=" memcoord.no_balloon=1"
 
   local t0=$SECONDS
   start_libvirtd
@@ -310,7 +316,7 @@ cmd_up() {
     rm -rf "$dir"
     mkdir -p "$dir"
     [[ ${#dir} -lt 95 ]] || die "state path $dir is too long for a unix socket; use a shorter MEMCOORD_LAB_DIR"
-    domain_xml "$name" "$max" "$start" "$vcpus" "$type" "$prefix" >"$dir/domain.xml"
+    domain_xml "$name" "$max" "$start" "$vcpus" "$type" "$prefix" "$extra" >"$dir/domain.xml"
     # Created in parallel: each `virsh create` spends seconds in libvirtd and QEMU setup.
     vsh create "$dir/domain.xml" >"$dir/create.log" 2>&1 &
     pids+=($!)
@@ -320,7 +326,7 @@ cmd_up() {
   for i in "${!pids[@]}"; do
     name=${created[$i]}
     if wait "${pids[$i]}"; then
-      note "started $name (max $max MiB, start $start MiB, $vcpus vCPU, $accel)"
+      note "started $name (max $max MiB, start $start MiB, $vcpus vCPU, $accel$([[ $balloon -eq 1 ]] || echo ', no balloon driver'))"
     else
       echo "lab: virsh create failed for $name: $(cat "$GUESTS_DIR/$name/create.log") (see /var/log/libvirt/qemu/$name.log)" >&2
       failed=1
@@ -328,6 +334,10 @@ cmd_up() {
   done
   [[ $failed -eq 0 ]] || die "up: not every guest started"
   [[ $wait -eq 1 ]] || { note "not waiting for balloon stats (--no-wait)"; return 0; }
+  if [[ $balloon -eq 0 ]]; then
+    wait_agents "$timeout_s" "$t0" "${names[@]}"
+    return 0
+  fi
 
   # Stats first (the balloon driver is up), then the balloon at --start-mib: the guest
   # boots with --max-mib and inflates the balloon down to the start size.
@@ -370,6 +380,31 @@ cmd_up() {
     sleep 0.5
   done
   note "up: ${#names[@]} guests ready in $((SECONDS - t0)) s"
+}
+
+# Without the balloon driver there are no stats to wait for: a guest is ready when its
+# init says so on the console (the agent runs from then on).
+wait_agents() { # wait_agents TIMEOUT_S T0 NAME...
+  local timeout_s=$1 t0=$2 t_boot=$SECONDS name
+  shift 2
+  local deadline=$((SECONDS + timeout_s))
+  declare -A ready=()
+  while [[ ${#ready[@]} -lt $# ]]; do
+    for name in "$@"; do
+      [[ -z ${ready[$name]:-} ]] || continue
+      if grep -aq 'lab-init: ready' "$GUESTS_DIR/$name/console.log" 2>/dev/null; then
+        ready[$name]=1
+        note "$name (no balloon driver) has its agent up after $((SECONDS - t_boot)) s"
+      elif ! vsh domstate "$name" >/dev/null 2>&1; then
+        tail -n 15 "$GUESTS_DIR/$name/console.log" >&2 || true
+        die "up: $name is gone (crashed or destroyed); console: $GUESTS_DIR/$name/console.log"
+      fi
+    done
+    [[ ${#ready[@]} -lt $# ]] || break
+    [[ $SECONDS -lt $deadline ]] || die "up: guests without balloon driver not ready within $timeout_s s"
+    sleep 0.5
+  done
+  note "up: $# guests ready in $((SECONDS - t0)) s"
 }
 
 cmd_exec() {
