@@ -5,8 +5,8 @@
 // Tick() never throws and never aborts on one guest's failure: a failed sample
 // is reported in the TickReport and nothing is set; a failed set costs only
 // that action. The controller logs one line per action and one line per guest
-// state change (appeared, gone, stats lost, stats back, set failing, set
-// recovered), never the same error every tick. Not thread-safe: Tick() and
+// state change (appeared, gone, stats lost, stats back, stats stale, stats
+// fresh again, set failing, set recovered), never the same error every tick. Not thread-safe: Tick() and
 // Configure() are called from one thread; MetricsSink implementations take
 // care of their own readers.
 #ifndef MEMCOORD_CONTROLLER_H_
@@ -74,10 +74,11 @@ class Controller {
  private:
   struct GuestMemo {
     bool had_stats = false;
+    bool stale = false;
     bool set_failing = false;
     bool seen = false;
   };
-  void NoteGuestStates(const Snapshot& snapshot);
+  void NoteGuestStates(const Snapshot& snapshot, double stale_after_s);
 
   Hypervisor* hypervisor_;
   const Clock* clock_;

@@ -76,7 +76,8 @@ Status Controller::Configure(const Config& config) {
   return Status::Ok();
 }
 
-void Controller::NoteGuestStates(const Snapshot& snapshot) {
+void Controller::NoteGuestStates(const Snapshot& snapshot,
+                                 double stale_after_s) {
   std::set<std::string> present;
   for (const GuestSample& g : snapshot.guests) {
     present.insert(g.name);
@@ -100,6 +101,21 @@ void Controller::NoteGuestStates(const Snapshot& snapshot) {
                    "domain " + g.name + " reports balloon stats");
     }
     m.had_stats = g.has_stats();
+    // Stale: the guest still reports, but its numbers stopped moving on
+    // (a hung guest agent, a stuck balloon driver). G5 drops its actions.
+    const bool stale = g.has_stats() && g.stats_time_s &&
+                       snapshot.time_s - *g.stats_time_s > stale_after_s;
+    if (stale && !m.stale) {
+      char age[32];
+      std::snprintf(age, sizeof(age), "%.0f s", snapshot.time_s - *g.stats_time_s);
+      logger_->Log(LogLevel::kWarn, "domain " + g.name +
+                                        " balloon stats are stale (" + age +
+                                        " old); no action until they are fresh");
+    } else if (!stale && m.stale && g.has_stats()) {
+      logger_->Log(LogLevel::kInfo,
+                   "domain " + g.name + " balloon stats are fresh again");
+    }
+    m.stale = stale;
   }
   for (auto it = memo_.begin(); it != memo_.end();) {
     if (present.count(it->first) == 0) {
@@ -146,7 +162,7 @@ TickReport Controller::Tick() {
     snap.guests = std::move(kept);
     const GuardrailParams rails = guardrail_params();
     snap.guest_budget_kib = rails.guest_budget_kib;
-    NoteGuestStates(snap);
+    NoteGuestStates(snap, rails.stale_after_s);
     for (const GuestSample& g : snap.guests) {
       report.classes[g.name] = Classify(g, report.params);
     }

@@ -130,9 +130,17 @@ TEST_F(ControllerTest, ExcludedGuestsAreInvisibleAndOverridesApply) {
 TEST_F(ControllerTest, StaleStatsGetNoActionAndAreCounted) {
   hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, /*time_s=*/50)}, 4096, 16384, 100);
   clock_.Set(100);
+  controller_.Tick();  // first sight: "appeared"
   TickReport r = controller_.Tick();
+  controller_.Tick();
   EXPECT_TRUE(hv_.sets.empty());
   EXPECT_EQ(r.clamps[Rule::kStale], 1);
+  EXPECT_EQ(log_.Count("balloon stats are stale (50 s old)"), 1);
+  hv_.snapshot.guests[0].stats_time_s = 100;
+  controller_.Tick();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("balloon stats are fresh again"), 1);
+  EXPECT_EQ(hv_.sets.size(), 1u);
 }
 
 TEST_F(ControllerTest, InvalidConfigKeepsThePreviousOne) {
