@@ -14,3 +14,11 @@ if [[ -x deploy/lab/lab.sh ]]; then
   deploy/lab/lab.sh start-libvirtd
 fi
 ctest --preset ci -j 2 --timeout 1500 "$@"
+# Sanitizers: the unit, sim and metrics tests again under ASan+UBSan, then
+# TSan (each build holds only those test binaries and the daemon); then each
+# libFuzzer target for 20 s from its corpus (clang build of the parsers only).
+for preset in asan tsan fuzz; do
+  cmake --preset "$preset"
+  cmake --build --preset "$preset" -j "$(nproc)"
+  ctest --preset "$preset" -j 2
+done
