@@ -9,12 +9,17 @@
 //   /          a small HTML page linking to both
 //   other      404
 //
-// Tick consistency: Record() builds the complete set of metric families for
-// one tick off to the side and then swaps it in as one immutable snapshot, so
-// a scrape running concurrently with Record() sees either the previous tick
-// or the new one for every guest, never a mix. The exposition text is
-// rendered inside Record() too (tens of milliseconds for 1000 guests, on the
-// tick thread), so a scrape only copies bytes.
+// Tick consistency: Record() updates the counters and publishes the tick as
+// one immutable snapshot of plain values (one row per guest), swapped in
+// under a lock; a scrape running concurrently with Record() sees either the
+// previous tick or the new one for every guest, never a mix.
+//
+// Cost: Record() is O(guests) and copies no label strings while the set of
+// guests is unchanged (about 0.1 ms for 1,000 guests). The exposition text is
+// rendered by the first scrape of a tick (about 15 ms of CPU for 1,000
+// guests, mostly prometheus-cpp's TextSerializer) and cached for the later
+// scrapes of the same tick; concurrent scrapes of a new tick wait for one
+// rendering. A tick that nobody scrapes is never rendered.
 //
 // Units: sizes are exported in bytes (the model's KiB x 1024), times in
 // seconds. Guest swap counters are KiB in the sample and bytes here.
@@ -37,10 +42,18 @@
 //
 // Security (both optional, from the `web:` config section):
 //   - TLS: `tls_cert_file` (PEM, certificate chain) and `tls_key_file` (PEM
-//     private key); both or neither. CivetWeb loads OpenSSL at run time
-//     (libssl.so) and needs the OpenSSL 1.1 symbol names: with OpenSSL 3
-//     (Debian 12's libcivetweb 1.15) it cannot, and Start() fails with
-//     kUnavailable saying so. Terminate TLS in front (a reverse proxy) there.
+//     private key); both or neither. TLS 1.2 and 1.3, served by the daemon
+//     with OpenSSL 3 (CivetWeb's own TLS cannot load OpenSSL 3): the public
+//     port terminates TLS and relays to CivetWeb on a private 127.0.0.1
+//     ephemeral port, where the same HTTP rules (paths, methods, auth)
+//     apply. Local users can reach that private port with plain HTTP; basic
+//     auth, when configured, still guards it. Plain HTTP on the TLS port is
+//     refused (failed handshake). At most 64 TLS connections are served at
+//     once (more wait in the backlog); a handshake must finish within 10 s
+//     and a connection idle for 30 s is closed. Start() fails with
+//     kInvalidArgument naming the file and OpenSSL's reason for an
+//     unreadable or invalid certificate or key, or a key that does not
+//     match the certificate.
 //   - Basic auth: `basic_auth_file`, one `user:secret` per line, where secret
 //     is either `sha256:` followed by 64 hex digits (SHA-256 of the password)
 //     or the plain password. Blank lines and lines starting with '#' are
@@ -54,8 +67,13 @@
 // concurrently with scrapes.
 //
 // Errors: Start() returns a Status for a bad listen address, a port in use,
-// unreadable TLS or auth files. Nothing from prometheus-cpp or CivetWeb throws
-// out of this class; a scrape that fails internally answers 500.
+// unreadable TLS or auth files. Nothing from prometheus-cpp, CivetWeb or
+// OpenSSL throws out of this class; a scrape that fails internally (out of
+// memory while rendering) answers 500.
+//
+// Shutdown: the destructor closes TLS connections at once, stops CivetWeb
+// (waking its accept loop) and joins every thread; it does not wait for
+// client timeouts.
 #ifndef MEMCOORD_PROMETHEUS_METRICS_H_
 #define MEMCOORD_PROMETHEUS_METRICS_H_
 
@@ -73,9 +91,10 @@
 namespace memcoord {
 
 struct MetricsOptions {
-  // "[host]:port". ":9741" listens on every IPv4 address, "127.0.0.1:0" on
-  // an ephemeral loopback port (see ListeningPorts()). "[::1]:9741" needs a
-  // CivetWeb built with IPv6 (Debian 12's is not: Start() fails).
+  // "[host]:port" with an IP literal. ":9741" listens on every IPv4
+  // address, "127.0.0.1:0" on an ephemeral loopback port (see
+  // ListeningPorts()). "[::1]:9741" needs a CivetWeb built with IPv6
+  // (Debian 12's is not: Start() fails) unless TLS is on.
   std::string listen = ":9741";
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
@@ -111,9 +130,11 @@ class PrometheusMetrics : public MetricsSink {
   // After a config reload changed the interval (for /healthz).
   void SetInterval(double interval_s);
 
-  // Ports actually bound, in the order of the listen option.
+  // Ports actually bound, in the order of the listen option (with TLS: the
+  // TLS port, not the private one behind it).
   std::vector<int> ListeningPorts() const;
-  // The text /metrics serves now.
+  // The text /metrics serves now (rendering it if no scrape has yet); empty
+  // when rendering failed.
   std::string Serialize() const;
 
   class Impl;

@@ -1,10 +1,10 @@
 #include "metrics_state.h"
 
+#include <prometheus/text_serializer.h>
+
 #include <algorithm>
 #include <limits>
-#include <set>
-
-#include "memcoord/guardrails.h"
+#include <sstream>
 
 namespace memcoord::metrics_internal {
 namespace {
@@ -17,198 +17,80 @@ constexpr double kBytesPerKib = 1024.0;
 
 double Bytes(int64_t kib) { return static_cast<double>(kib) * kBytesPerKib; }
 
-MetricFamily Family(std::string name, std::string help, MetricType type) {
+MetricFamily Family(const char* name, const char* help, MetricType type,
+                    size_t reserve = 1) {
   MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
+  f.name = name;
+  f.help = help;
   f.type = type;
+  f.metric.reserve(reserve);
   return f;
+}
+
+ClientMetric& Add(MetricFamily& f, std::vector<ClientMetric::Label> labels) {
+  ClientMetric& m = f.metric.emplace_back();
+  m.label = std::move(labels);
+  return m;
 }
 
 void AddGauge(MetricFamily& f, std::vector<ClientMetric::Label> labels,
               double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  m.gauge.value = value;
-  f.metric.push_back(std::move(m));
+  Add(f, std::move(labels)).gauge.value = value;
 }
 
 void AddCounter(MetricFamily& f, std::vector<ClientMetric::Label> labels,
                 double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  m.counter.value = value;
-  f.metric.push_back(std::move(m));
+  Add(f, std::move(labels)).counter.value = value;
 }
 
-std::vector<ClientMetric::Label> DomainLabel(const std::string& name) {
-  return {{"domain", name}};
-}
-
-}  // namespace
-
-void MirroredCounter::Observe(int64_t raw) {
-  if (raw < 0) return;  // not a counter value; keep what we have
-  if (!last_raw_) {
-    total_ = static_cast<double>(raw);
-  } else if (raw >= *last_raw_) {
-    total_ += static_cast<double>(raw - *last_raw_);
-  } else {
-    // The source restarted from zero (guest reboot): everything it counted
-    // since is new.
-    total_ += static_cast<double>(raw);
-  }
-  last_raw_ = raw;
-}
-
-MetricsState::MetricsState() = default;
-
-void MetricsState::SetBuildInfo(std::string version, std::string policy) {
-  version_ = std::move(version);
-  build_policy_ = std::move(policy);
-}
-
-void MetricsState::SetConfigReloadSuccess(bool ok) {
-  config_reload_success_ = ok;
-}
-
-void MetricsState::Record(const TickReport& report,
-                          const HypervisorHealth& health) {
-  ++cycles_;
-  cycle_seconds_sum_ += report.duration_s;
-  for (size_t i = 0; i < kCycleBuckets.size(); ++i) {
-    if (report.duration_s <= kCycleBuckets[i]) {
-      ++cycle_buckets_[i];
-      break;
-    }
-  }
-  last_time_s_ = report.time_s;
-  last_cycle_end_s_ = report.time_s + report.duration_s;
-  health_ = health;
-  dry_run_ = report.dry_run;
-  if (!report.policy.empty()) report_policy_ = report.policy;
-  params_ = report.params;
-  for (int r = 0; r < kRuleCount; ++r) {
-    clamps_.by_rule[r] += report.clamps.by_rule[r];
-  }
-
-  if (!report.sample_status.ok()) {
-    // Nothing below the snapshot is meaningful; the guests are not known to
-    // be gone, so their last values stay (stats_age tells how old they are).
-    ++sample_errors_;
-    return;
-  }
-  RecordSample(report);
-  RecordResults(report);
-}
-
-void MetricsState::RecordSample(const TickReport& report) {
-  const Snapshot& snap = report.snapshot;
-  host_ = snap.host;
-
-  std::vector<GuestRow> rows;
-  rows.reserve(snap.guests.size());
-  std::set<std::string> present;
-  for (const GuestSample& g : snap.guests) {
-    if (!present.insert(g.name).second) continue;  // duplicate name: first wins
-    GuestRow row;
-    row.name = g.name;
-    row.actual_kib = g.actual_kib;
-    row.maximum_kib = g.maximum_kib;
-    row.unused_kib = g.unused_kib;
-    row.usable_kib = g.usable_kib;
-    row.available_kib = g.available_kib;
-    row.rss_kib = g.rss_kib;
-    row.stats_time_s = g.stats_time_s;
-    // The planned target: visible in dry-run too, where nothing is set.
-    if (const Action* a = report.applied.Find(g.name)) {
-      row.target_kib = a->target_kib;
-    } else if (g.target_kib) {
-      row.target_kib = *g.target_kib;
-    } else {
-      row.target_kib = g.actual_kib;
-    }
-    auto cls = report.classes.find(g.name);
-    row.guest_class =
-        cls == report.classes.end() ? GuestClass::kUnknown : cls->second;
-    rows.push_back(std::move(row));
-
-    DomainCounters& c = domains_[g.name];
-    if (g.swap_in_kib) c.swap_in_kib.Observe(*g.swap_in_kib);
-    if (g.swap_out_kib) c.swap_out_kib.Observe(*g.swap_out_kib);
-    if (g.major_faults) c.major_faults.Observe(*g.major_faults);
-  }
-  std::sort(rows.begin(), rows.end(), [](const GuestRow& a, const GuestRow& b) {
-    return a.name < b.name;
+// The actions counter's series come in label order (direction, then reason
+// name), as a sorted map of label strings would give them.
+std::array<int, kReasonCount> ReasonsByName() {
+  std::array<int, kReasonCount> order;
+  for (int i = 0; i < kReasonCount; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [](int a, int b) {
+    return ReasonName(static_cast<Reason>(a)) <
+           ReasonName(static_cast<Reason>(b));
   });
-  guests_ = std::move(rows);
-
-  // Series of guests that are gone go with them, counters included.
-  for (auto it = domains_.begin(); it != domains_.end();) {
-    if (present.count(it->first) == 0) {
-      it = domains_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  return order;
 }
 
-void MetricsState::RecordResults(const TickReport& report) {
-  for (const ActionResult& r : report.results) {
-    auto it = domains_.find(r.action.domain);
-    if (it == domains_.end()) continue;  // not in this snapshot
-    DomainCounters& c = it->second;
-    if (!r.status.ok()) {
-      ++c.errors;
-      continue;
-    }
-    // A dry-run action counts as done: it is what would have been done.
-    if (!r.sent && !report.dry_run) continue;
-    const int64_t delta = r.action.delta_kib();
-    if (delta == 0) continue;
-    const std::string direction = delta > 0 ? "grow" : "shrink";
-    c.actions[{direction, std::string(ReasonName(r.action.reason))}] += 1;
-    if (delta > 0) {
-      c.grown_bytes += Bytes(delta);
-    } else {
-      c.shrunk_bytes += Bytes(-delta);
-    }
-  }
-}
+// Calls `emit(family)` for each family of the view, in the exposition's
+// order. One family at a time, so that a renderer can serialise and drop it
+// before the next is built.
+template <typename Emit>
+void ForEachFamily(const TickView& v, Emit&& emit) {
+  const std::vector<std::string>& names = *v.names;
+  const size_t n = v.rows.size();
 
-std::vector<MetricFamily> MetricsState::Families() const {
-  std::vector<MetricFamily> out;
-  out.reserve(40);
-
-  // Host and thresholds.
-  if (host_) {
+  if (v.host) {
     MetricFamily total = Family("memcoord_host_memory_total_bytes",
                                 "Host memory (MemTotal).", MetricType::Gauge);
-    AddGauge(total, {}, Bytes(host_->total_kib));
-    out.push_back(std::move(total));
+    AddGauge(total, {}, Bytes(v.host->total_kib));
+    emit(total);
     MetricFamily free =
         Family("memcoord_host_memory_free_bytes", "Host free memory (MemFree).",
                MetricType::Gauge);
-    AddGauge(free, {}, Bytes(host_->free_kib));
-    out.push_back(std::move(free));
+    AddGauge(free, {}, Bytes(v.host->free_kib));
+    emit(free);
     MetricFamily avail =
         Family("memcoord_host_memory_available_bytes",
                "Host available memory (MemAvailable: free plus reclaimable).",
                MetricType::Gauge);
-    AddGauge(avail, {}, Bytes(host_->available_kib));
-    out.push_back(std::move(avail));
+    AddGauge(avail, {}, Bytes(v.host->available_kib));
+    emit(avail);
   }
-  if (params_) {
+  if (v.params) {
     MetricFamily th =
         Family("memcoord_threshold_bytes", "Thresholds in force, by name.",
-               MetricType::Gauge);
-    AddGauge(th, {{"name", "starvation"}}, Bytes(params_->starvation_kib));
-    AddGauge(th, {{"name", "waste"}}, Bytes(params_->waste_kib));
+               MetricType::Gauge, 4);
+    AddGauge(th, {{"name", "starvation"}}, Bytes(v.params->starvation_kib));
+    AddGauge(th, {{"name", "waste"}}, Bytes(v.params->waste_kib));
     AddGauge(th, {{"name", "guest_min_unused"}},
-             Bytes(params_->guest_min_unused_kib));
+             Bytes(v.params->guest_min_unused_kib));
     AddGauge(th, {{"name", "host_min_free"}},
-             Bytes(params_->host_min_free_kib));
-    out.push_back(std::move(th));
+             Bytes(v.params->host_min_free_kib));
+    emit(th);
   }
 
   // Per guest gauges. A statistic the guest did not report has no series.
@@ -265,111 +147,115 @@ std::vector<MetricFamily> MetricsState::Families() const {
        }},
   };
   for (const GaugeSpec& spec : kGauges) {
-    MetricFamily f = Family(spec.name, spec.help, MetricType::Gauge);
-    f.metric.reserve(guests_.size());
-    for (const GuestRow& g : guests_) {
-      if (auto v = spec.value(g, last_time_s_)) {
-        AddGauge(f, DomainLabel(g.name), *v);
+    MetricFamily f = Family(spec.name, spec.help, MetricType::Gauge, n);
+    for (size_t i = 0; i < n; ++i) {
+      if (auto value = spec.value(v.rows[i], v.now_s)) {
+        AddGauge(f, {{"domain", names[i]}}, *value);
       }
     }
-    out.push_back(std::move(f));
+    emit(f);
   }
 
   {
     MetricFamily f =
         Family("memcoord_domain_class",
                "1 for the guest's current class, 0 for the others.",
-               MetricType::Gauge);
+               MetricType::Gauge, n * 4);
     static constexpr GuestClass kClasses[] = {
         GuestClass::kStarved, GuestClass::kOk, GuestClass::kWasteful,
         GuestClass::kUnknown};
-    f.metric.reserve(guests_.size() * 4);
-    for (const GuestRow& g : guests_) {
+    for (size_t i = 0; i < n; ++i) {
       for (GuestClass c : kClasses) {
         AddGauge(
-            f, {{"class", std::string(GuestClassName(c))}, {"domain", g.name}},
-            g.guest_class == c ? 1 : 0);
+            f,
+            {{"class", std::string(GuestClassName(c))}, {"domain", names[i]}},
+            v.rows[i].guest_class == c ? 1 : 0);
       }
     }
-    out.push_back(std::move(f));
+    emit(f);
   }
 
   // Per guest counters, mirrored from the guest.
   struct CounterSpec {
     const char* name;
     const char* help;
-    const MirroredCounter DomainCounters::*field;
-    double scale;
+    std::optional<double> GuestRow::*field;
   };
   static const CounterSpec kCounters[] = {
       {"memcoord_domain_swap_in_bytes_total",
        "Memory the guest swapped in (guest cumulative, kept monotonic across "
        "guest reboots).",
-       &DomainCounters::swap_in_kib, kBytesPerKib},
+       &GuestRow::swap_in_bytes},
       {"memcoord_domain_swap_out_bytes_total",
        "Memory the guest swapped out (guest cumulative, kept monotonic across "
        "guest reboots).",
-       &DomainCounters::swap_out_kib, kBytesPerKib},
+       &GuestRow::swap_out_bytes},
       {"memcoord_domain_major_faults_total",
        "Major page faults in the guest (guest cumulative, kept monotonic "
        "across guest reboots).",
-       &DomainCounters::major_faults, 1.0},
+       &GuestRow::major_faults},
   };
   for (const CounterSpec& spec : kCounters) {
-    MetricFamily f = Family(spec.name, spec.help, MetricType::Counter);
-    for (const GuestRow& g : guests_) {
-      auto it = domains_.find(g.name);
-      if (it == domains_.end()) continue;
-      const MirroredCounter& c = it->second.*spec.field;
-      if (c.seen()) AddCounter(f, DomainLabel(g.name), c.value() * spec.scale);
+    MetricFamily f = Family(spec.name, spec.help, MetricType::Counter, n);
+    for (size_t i = 0; i < n; ++i) {
+      const std::optional<double>& value = v.rows[i].*spec.field;
+      if (value) AddCounter(f, {{"domain", names[i]}}, *value);
     }
-    out.push_back(std::move(f));
+    emit(f);
   }
 
   // Actions.
   {
+    static const std::array<int, kReasonCount> kReasonOrder = ReasonsByName();
+    static constexpr const char* kDirections[] = {"grow", "shrink"};
     MetricFamily actions =
         Family("memcoord_balloon_actions_total",
                "Balloon commands sent successfully (planned ones in dry-run).",
-               MetricType::Counter);
+               MetricType::Counter, n);
+    for (size_t i = 0; i < n; ++i) {
+      for (int d = 0; d < 2; ++d) {
+        for (int r : kReasonOrder) {
+          const double count = v.rows[i].actions[d][r];
+          if (count == 0) continue;
+          AddCounter(
+              actions,
+              {{"direction", kDirections[d]},
+               {"domain", names[i]},
+               {"reason", std::string(ReasonName(static_cast<Reason>(r)))}},
+              count);
+        }
+      }
+    }
+    emit(actions);
     MetricFamily moved = Family(
         "memcoord_balloon_moved_bytes_total",
         "Sum of balloon target changes sent successfully (planned in dry-run).",
-        MetricType::Counter);
+        MetricType::Counter, n * 2);
+    for (size_t i = 0; i < n; ++i) {
+      AddCounter(moved, {{"direction", "grow"}, {"domain", names[i]}},
+                 v.rows[i].grown_bytes);
+      AddCounter(moved, {{"direction", "shrink"}, {"domain", names[i]}},
+                 v.rows[i].shrunk_bytes);
+    }
+    emit(moved);
     MetricFamily errors =
         Family("memcoord_balloon_errors_total", "Balloon commands that failed.",
-               MetricType::Counter);
-    for (const GuestRow& g : guests_) {
-      auto it = domains_.find(g.name);
-      if (it == domains_.end()) continue;
-      const DomainCounters& c = it->second;
-      for (const auto& [key, count] : c.actions) {
-        AddCounter(actions,
-                   {{"direction", key.first},
-                    {"domain", g.name},
-                    {"reason", key.second}},
-                   count);
-      }
-      AddCounter(moved, {{"direction", "grow"}, {"domain", g.name}},
-                 c.grown_bytes);
-      AddCounter(moved, {{"direction", "shrink"}, {"domain", g.name}},
-                 c.shrunk_bytes);
-      AddCounter(errors, DomainLabel(g.name), c.errors);
+               MetricType::Counter, n);
+    for (size_t i = 0; i < n; ++i) {
+      AddCounter(errors, {{"domain", names[i]}}, v.rows[i].errors);
     }
-    out.push_back(std::move(actions));
-    out.push_back(std::move(moved));
-    out.push_back(std::move(errors));
+    emit(errors);
   }
   {
     MetricFamily f =
         Family("memcoord_guardrail_clamps_total",
                "Actions lowered or dropped by a guardrail, by rule.",
-               MetricType::Counter);
+               MetricType::Counter, kRuleCount);
     for (int r = 0; r < kRuleCount; ++r) {
       AddCounter(f, {{"rule", std::string(RuleName(static_cast<Rule>(r)))}},
-                 static_cast<double>(clamps_.by_rule[r]));
+                 static_cast<double>(v.clamps.by_rule[r]));
     }
-    out.push_back(std::move(f));
+    emit(f);
   }
 
   // Loop.
@@ -377,82 +263,316 @@ std::vector<MetricFamily> MetricsState::Families() const {
     MetricFamily f =
         Family("memcoord_cycle_duration_seconds",
                "Time one control cycle took.", MetricType::Histogram);
-    ClientMetric m;
+    ClientMetric& m = f.metric.emplace_back();
+    m.histogram.bucket.reserve(kCycleBuckets.size() + 1);
     uint64_t cumulative = 0;
     for (size_t i = 0; i < kCycleBuckets.size(); ++i) {
-      cumulative += cycle_buckets_[i];
+      cumulative += v.cycle_buckets[i];
       m.histogram.bucket.push_back({cumulative, kCycleBuckets[i]});
     }
     m.histogram.bucket.push_back(
-        {cycles_, std::numeric_limits<double>::infinity()});
-    m.histogram.sample_count = cycles_;
-    m.histogram.sample_sum = cycle_seconds_sum_;
-    f.metric.push_back(std::move(m));
-    out.push_back(std::move(f));
+        {v.cycles, std::numeric_limits<double>::infinity()});
+    m.histogram.sample_count = v.cycles;
+    m.histogram.sample_sum = v.cycle_seconds_sum;
+    emit(f);
   }
   {
     MetricFamily f = Family("memcoord_cycles_total", "Control cycles run.",
                             MetricType::Counter);
-    AddCounter(f, {}, static_cast<double>(cycles_));
-    out.push_back(std::move(f));
+    AddCounter(f, {}, static_cast<double>(v.cycles));
+    emit(f);
   }
-  if (last_cycle_end_s_) {
+  if (v.last_cycle_end_s) {
     MetricFamily f =
         Family("memcoord_last_cycle_timestamp_seconds",
                "Clock time when the last cycle finished.", MetricType::Gauge);
-    AddGauge(f, {}, *last_cycle_end_s_);
-    out.push_back(std::move(f));
+    AddGauge(f, {}, *v.last_cycle_end_s);
+    emit(f);
   }
   {
     MetricFamily f = Family("memcoord_sample_errors_total",
                             "Cycles whose sample of the hypervisor failed.",
                             MetricType::Counter);
-    AddCounter(f, {}, sample_errors_);
-    out.push_back(std::move(f));
+    AddCounter(f, {}, v.sample_errors);
+    emit(f);
   }
-  if (health_) {
+  if (v.health) {
     MetricFamily up =
         Family("memcoord_libvirt_up", "1 while connected to the hypervisor.",
                MetricType::Gauge);
-    AddGauge(up, {}, health_->up ? 1 : 0);
-    out.push_back(std::move(up));
+    AddGauge(up, {}, v.health->up ? 1 : 0);
+    emit(up);
     MetricFamily rc =
         Family("memcoord_libvirt_reconnects_total",
                "Successful reconnects to the hypervisor.", MetricType::Counter);
-    AddCounter(rc, {}, static_cast<double>(health_->reconnects));
-    out.push_back(std::move(rc));
+    AddCounter(rc, {}, static_cast<double>(v.health->reconnects));
+    emit(rc);
     MetricFamily calls =
         Family("memcoord_libvirt_calls_total", "Hypervisor API calls, by call.",
-               MetricType::Counter);
-    for (const auto& [call, n] : health_->calls) {
-      AddCounter(calls, {{"call", call}}, static_cast<double>(n));
+               MetricType::Counter, v.health->calls.size());
+    for (const auto& [call, count] : v.health->calls) {
+      AddCounter(calls, {{"call", call}}, static_cast<double>(count));
     }
-    out.push_back(std::move(calls));
+    emit(calls);
   }
   {
     MetricFamily f =
         Family("memcoord_dry_run", "1 when actions are planned but not sent.",
                MetricType::Gauge);
-    AddGauge(f, {}, dry_run_ ? 1 : 0);
-    out.push_back(std::move(f));
+    AddGauge(f, {}, v.dry_run ? 1 : 0);
+    emit(f);
   }
   {
     MetricFamily f =
         Family("memcoord_build_info", "Version and active policy; always 1.",
                MetricType::Gauge);
-    const std::string& policy =
-        report_policy_.empty() ? build_policy_ : report_policy_;
-    AddGauge(f, {{"policy", policy}, {"version", version_}}, 1);
-    out.push_back(std::move(f));
+    AddGauge(f, {{"policy", v.policy}, {"version", v.version}}, 1);
+    emit(f);
   }
   {
     MetricFamily f = Family("memcoord_config_reload_success",
                             "1 if the last configuration load succeeded.",
                             MetricType::Gauge);
-    AddGauge(f, {}, config_reload_success_ ? 1 : 0);
-    out.push_back(std::move(f));
+    AddGauge(f, {}, v.config_reload_success ? 1 : 0);
+    emit(f);
   }
+}
+
+}  // namespace
+
+void MirroredCounter::Observe(int64_t raw) {
+  if (raw < 0) return;  // not a counter value; keep what we have
+  if (!last_raw_) {
+    total_ = static_cast<double>(raw);
+  } else if (raw >= *last_raw_) {
+    total_ += static_cast<double>(raw - *last_raw_);
+  } else {
+    // The source restarted from zero (guest reboot): everything it counted
+    // since is new.
+    total_ += static_cast<double>(raw);
+  }
+  last_raw_ = raw;
+}
+
+std::vector<MetricFamily> BuildFamilies(const TickView& view) {
+  std::vector<MetricFamily> out;
+  out.reserve(40);
+  ForEachFamily(view, [&out](MetricFamily& f) { out.push_back(std::move(f)); });
   return out;
+}
+
+std::string RenderText(const TickView& view, size_t size_hint) {
+  // One family at a time: the families of 1,000 guests hold ~20,000 label
+  // vectors; building them all before serialising would keep every one of
+  // them alive at once and walk memory twice.
+  std::string buffer;
+  // The stream writes into the string's whole capacity: reserving the last
+  // tick's size spares the copies of growing a megabyte by doubling.
+  buffer.reserve(size_hint + size_hint / 8);
+  std::ostringstream out(std::move(buffer));
+  const prometheus::TextSerializer serializer;
+  std::vector<MetricFamily> one(1);
+  ForEachFamily(view, [&](MetricFamily& f) {
+    one[0] = std::move(f);
+    serializer.Serialize(out, one);
+  });
+  return std::move(out).str();
+}
+
+MetricsState::MetricsState()
+    : sorted_names_(std::make_shared<const std::vector<std::string>>()) {}
+
+void MetricsState::SetBuildInfo(std::string version, std::string policy) {
+  version_ = std::move(version);
+  build_policy_ = std::move(policy);
+}
+
+void MetricsState::SetConfigReloadSuccess(bool ok) {
+  config_reload_success_ = ok;
+}
+
+void MetricsState::Record(const TickReport& report,
+                          const HypervisorHealth& health) {
+  ++cycles_;
+  cycle_seconds_sum_ += report.duration_s;
+  for (size_t i = 0; i < kCycleBuckets.size(); ++i) {
+    if (report.duration_s <= kCycleBuckets[i]) {
+      ++cycle_buckets_[i];
+      break;
+    }
+  }
+  last_time_s_ = report.time_s;
+  last_cycle_end_s_ = report.time_s + report.duration_s;
+  health_ = health;
+  dry_run_ = report.dry_run;
+  if (!report.policy.empty()) report_policy_ = report.policy;
+  params_ = report.params;
+  for (int r = 0; r < kRuleCount; ++r) {
+    clamps_.by_rule[r] += report.clamps.by_rule[r];
+  }
+
+  if (!report.sample_status.ok()) {
+    // Nothing below the snapshot is meaningful; the guests are not known to
+    // be gone, so their last values stay (stats_age tells how old they are).
+    ++sample_errors_;
+    return;
+  }
+  RecordSample(report);
+  RecordResults(report);
+}
+
+void MetricsState::RecordSample(const TickReport& report) {
+  const Snapshot& snap = report.snapshot;
+  host_ = snap.host;
+  const uint64_t seq = ++sample_seq_;
+  bool membership_changed = false;
+
+  next_order_.clear();
+  next_order_.reserve(snap.guests.size());
+  size_t present = 0;
+  for (const GuestSample& g : snap.guests) {
+    // Guests usually come in the same order every tick: try the entry at
+    // the same position before hashing the name.
+    GuestMap::value_type* entry = nullptr;
+    const size_t pos = next_order_.size();
+    if (pos < input_order_.size() && input_order_[pos]->first == g.name) {
+      entry = input_order_[pos];
+    } else {
+      auto [it, inserted] = guests_.try_emplace(g.name);
+      entry = &*it;
+      membership_changed |= inserted;
+    }
+    Guest& guest = entry->second;
+    if (guest.seen_sample == seq) continue;  // duplicate name: first wins
+    guest.seen_sample = seq;
+    ++present;
+    next_order_.push_back(entry);
+
+    GuestRow& row = guest.row;
+    row.actual_kib = g.actual_kib;
+    row.maximum_kib = g.maximum_kib;
+    row.unused_kib = g.unused_kib;
+    row.usable_kib = g.usable_kib;
+    row.available_kib = g.available_kib;
+    row.rss_kib = g.rss_kib;
+    row.stats_time_s = g.stats_time_s;
+    // The planned target (an action of this tick, below) is visible in
+    // dry-run too, where nothing is set.
+    row.target_kib = g.target_kib ? *g.target_kib : g.actual_kib;
+    row.guest_class = GuestClass::kUnknown;
+    if (g.swap_in_kib) guest.swap_in_kib.Observe(*g.swap_in_kib);
+    if (g.swap_out_kib) guest.swap_out_kib.Observe(*g.swap_out_kib);
+    if (g.major_faults) guest.major_faults.Observe(*g.major_faults);
+    if (guest.swap_in_kib.seen()) {
+      row.swap_in_bytes = guest.swap_in_kib.value() * kBytesPerKib;
+    }
+    if (guest.swap_out_kib.seen()) {
+      row.swap_out_bytes = guest.swap_out_kib.value() * kBytesPerKib;
+    }
+    if (guest.major_faults.seen()) {
+      row.major_faults = guest.major_faults.value();
+    }
+  }
+  input_order_.swap(next_order_);
+
+  // Series of guests that are gone go with them, counters included.
+  if (present != guests_.size()) {
+    std::erase_if(guests_, [seq](const GuestMap::value_type& e) {
+      return e.second.seen_sample != seq;
+    });
+    membership_changed = true;
+  }
+  if (membership_changed) SortGuests();
+
+  // The first action for a guest is its planned target.
+  for (const Action& a : report.applied.actions) {
+    auto it = guests_.find(a.domain);
+    if (it == guests_.end() || it->second.target_sample == seq) continue;
+    it->second.target_sample = seq;
+    it->second.row.target_kib = a.target_kib;
+  }
+
+  // Both sides are sorted by name: a merge instead of a lookup per guest.
+  auto cls = report.classes.begin();
+  for (GuestMap::value_type* entry : sorted_) {
+    int order = 0;
+    while (cls != report.classes.end() &&
+           (order = cls->first.compare(entry->first)) < 0) {
+      ++cls;
+    }
+    if (cls == report.classes.end()) break;
+    if (order == 0) entry->second.row.guest_class = cls->second;
+  }
+}
+
+void MetricsState::SortGuests() {
+  sorted_.clear();
+  sorted_.reserve(guests_.size());
+  for (GuestMap::value_type& e : guests_) sorted_.push_back(&e);
+  std::sort(sorted_.begin(), sorted_.end(),
+            [](const GuestMap::value_type* a, const GuestMap::value_type* b) {
+              return a->first < b->first;
+            });
+  auto names = std::make_shared<std::vector<std::string>>();
+  names->reserve(sorted_.size());
+  for (const GuestMap::value_type* e : sorted_) names->push_back(e->first);
+  sorted_names_ = std::move(names);
+}
+
+void MetricsState::RecordResults(const TickReport& report) {
+  for (const ActionResult& r : report.results) {
+    auto it = guests_.find(r.action.domain);
+    if (it == guests_.end()) continue;  // not in this snapshot
+    GuestRow& row = it->second.row;
+    if (!r.status.ok()) {
+      ++row.errors;
+      continue;
+    }
+    // A dry-run action counts as done: it is what would have been done.
+    if (!r.sent && !report.dry_run) continue;
+    const int64_t delta = r.action.delta_kib();
+    if (delta == 0) continue;
+    const int reason = static_cast<int>(r.action.reason);
+    if (reason < 0 || reason >= kReasonCount) continue;
+    row.actions[delta > 0 ? 0 : 1][reason] += 1;
+    if (delta > 0) {
+      row.grown_bytes += Bytes(delta);
+    } else {
+      row.shrunk_bytes += Bytes(-delta);
+    }
+  }
+}
+
+std::shared_ptr<const TickView> MetricsState::View() const {
+  auto v = std::make_shared<TickView>();
+  FillView(v.get());
+  return v;
+}
+
+void MetricsState::FillView(TickView* v) const {
+  v->names = sorted_names_;
+  v->rows.resize(sorted_.size());
+  for (size_t i = 0; i < sorted_.size(); ++i) {
+    v->rows[i] = sorted_[i]->second.row;
+  }
+  v->now_s = last_time_s_;
+  v->host = host_;
+  v->params = params_;
+  v->cycle_buckets = cycle_buckets_;
+  v->cycles = cycles_;
+  v->cycle_seconds_sum = cycle_seconds_sum_;
+  v->last_cycle_end_s = last_cycle_end_s_;
+  v->sample_errors = sample_errors_;
+  v->clamps = clamps_;
+  v->health = health_;
+  v->dry_run = dry_run_;
+  v->version = version_;
+  v->policy = report_policy_.empty() ? build_policy_ : report_policy_;
+  v->config_reload_success = config_reload_success_;
+}
+
+std::vector<MetricFamily> MetricsState::Families() const {
+  return BuildFamilies(*View());
 }
 
 }  // namespace memcoord::metrics_internal

@@ -1,11 +1,20 @@
-// MetricsState: turns the stream of TickReports into Prometheus metric
-// families. It keeps what must survive between ticks (counters, the last good
-// sample) and builds a complete, self-contained family vector for the current
-// tick; it knows nothing about HTTP.
+// MetricsState: turns the stream of TickReports into immutable per-tick views
+// (TickView, plain structs) and renders a view as Prometheus metric families
+// or as exposition text. It keeps what must survive between ticks (counters,
+// the last good sample); it knows nothing about HTTP.
+//
+// Cost: Record() is O(guests) with no string copies in the steady state (the
+// same guests as the last tick); the guests are sorted by name only when the
+// set of guests changes. View() copies one plain row per guest. Building the
+// families and the text (Families(), RenderText()) is the expensive part and
+// is meant to run when a scrape asks for it, not on the tick thread.
 //
 // Units: inputs in KiB and seconds (the model's), outputs in bytes and
-// seconds. Not thread-safe: one writer; PrometheusMetrics serialises calls and
-// publishes the built families to readers.
+// seconds. MetricsState is not thread-safe (one writer); a TickView is
+// immutable and may be read from any number of threads.
+//
+// Errors: nothing here reports errors; allocation failure throws
+// std::bad_alloc, which PrometheusMetrics catches.
 #ifndef MEMCOORD_SRC_METRICS_METRICS_STATE_H_
 #define MEMCOORD_SRC_METRICS_METRICS_STATE_H_
 
@@ -13,13 +22,15 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "memcoord/controller.h"
+#include "memcoord/guardrails.h"
 #include "memcoord/hypervisor.h"
 #include "memcoord/model.h"
 #include "memcoord/policy.h"
@@ -29,6 +40,10 @@ namespace memcoord::metrics_internal {
 // Upper bounds of memcoord_cycle_duration_seconds, seconds (+Inf implied).
 inline constexpr std::array<double, 13> kCycleBuckets = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+// Reason values, for the per-guest action counters (Reason::kCeiling is the
+// last one).
+inline constexpr int kReasonCount = static_cast<int>(Reason::kCeiling) + 1;
 
 // A counter that mirrors a cumulative value from elsewhere (a guest's swap
 // counter) and stays monotonic when the source is reset.
@@ -43,6 +58,61 @@ class MirroredCounter {
   double total_ = 0;
 };
 
+// One guest's exported values at one tick. Absent statistics are nullopt and
+// have no series.
+struct GuestRow {
+  int64_t actual_kib = 0;
+  int64_t maximum_kib = 0;
+  std::optional<int64_t> unused_kib;
+  std::optional<int64_t> usable_kib;
+  std::optional<int64_t> available_kib;
+  std::optional<int64_t> rss_kib;
+  int64_t target_kib = 0;
+  std::optional<double> stats_time_s;
+  GuestClass guest_class = GuestClass::kUnknown;
+  // Mirrored guest counters, already in exported units (bytes, faults).
+  std::optional<double> swap_in_bytes;
+  std::optional<double> swap_out_bytes;
+  std::optional<double> major_faults;
+  // Action counts by [direction: 0 grow, 1 shrink][Reason]; a zero count has
+  // no series.
+  std::array<std::array<double, kReasonCount>, 2> actions{};
+  double grown_bytes = 0;
+  double shrunk_bytes = 0;
+  double errors = 0;
+};
+
+// Everything one scrape shows, for one tick. Immutable once built.
+struct TickView {
+  // Guest names sorted, shared between the views of ticks with the same set
+  // of guests; rows[i] belongs to (*names)[i].
+  std::shared_ptr<const std::vector<std::string>> names;
+  std::vector<GuestRow> rows;
+  double now_s = 0;  // report.time_s of the last tick (for stats_age)
+  std::optional<HostSample> host;
+  std::optional<PolicyParams> params;
+  std::array<uint64_t, kCycleBuckets.size()> cycle_buckets{};  // per bucket
+  uint64_t cycles = 0;
+  double cycle_seconds_sum = 0;
+  std::optional<double> last_cycle_end_s;
+  double sample_errors = 0;
+  ClampCounts clamps;
+  std::optional<HypervisorHealth> health;
+  bool dry_run = false;
+  std::string version;
+  std::string policy;
+  bool config_reload_success = true;
+};
+
+// The families of a view in a fixed order; per-guest series sorted by guest
+// name.
+std::vector<prometheus::MetricFamily> BuildFamilies(const TickView& view);
+
+// The text exposition format (0.0.4) of BuildFamilies(view), serialised by
+// prometheus-cpp's TextSerializer one family at a time. `size_hint`: the
+// expected size in bytes (the last rendering's), to allocate once.
+std::string RenderText(const TickView& view, size_t size_hint = 0);
+
 class MetricsState {
  public:
   MetricsState();
@@ -51,49 +121,49 @@ class MetricsState {
   void SetBuildInfo(std::string version, std::string policy);
   void SetConfigReloadSuccess(bool ok);
 
-  // Every family of the current state, in a fixed order; per-domain series
-  // sorted by domain name.
+  // A self-contained copy of the current state.
+  std::shared_ptr<const TickView> View() const;
+  // The same into an existing view, reusing its memory (a view no reader
+  // holds any more).
+  void FillView(TickView* view) const;
+
+  // BuildFamilies(*View()).
   std::vector<prometheus::MetricFamily> Families() const;
 
  private:
-  // The gauge values of one guest from the last good sample.
-  struct GuestRow {
-    std::string name;
-    int64_t actual_kib = 0;
-    int64_t maximum_kib = 0;
-    std::optional<int64_t> unused_kib;
-    std::optional<int64_t> usable_kib;
-    std::optional<int64_t> available_kib;
-    std::optional<int64_t> rss_kib;
-    int64_t target_kib = 0;
-    std::optional<double> stats_time_s;
-    GuestClass guest_class = GuestClass::kUnknown;
-  };
-  struct DomainCounters {
+  struct Guest {
+    GuestRow row;
     MirroredCounter swap_in_kib;
     MirroredCounter swap_out_kib;
     MirroredCounter major_faults;
-    // (direction, reason) -> count
-    std::map<std::pair<std::string, std::string>, double> actions;
-    double grown_bytes = 0;
-    double shrunk_bytes = 0;
-    double errors = 0;
+    uint64_t seen_sample = 0;    // sample_seq_ of the last sample with it
+    uint64_t target_sample = 0;  // sample_seq_ when an action set the target
   };
+  using GuestMap = std::unordered_map<std::string, Guest>;
 
   void RecordSample(const TickReport& report);
   void RecordResults(const TickReport& report);
+  void SortGuests();
 
-  // From the last good sample (kept across failed samples).
-  std::vector<GuestRow> guests_;  // sorted by name
+  // Guests of the last good sample (kept across failed samples). Node-based,
+  // so the pointers below stay valid until the guest is erased.
+  GuestMap guests_;
+  uint64_t sample_seq_ = 0;
+  // The last sample's guests in their input order: a guest at the same
+  // position as last time is found with one string comparison.
+  std::vector<GuestMap::value_type*> input_order_;
+  std::vector<GuestMap::value_type*> next_order_;  // scratch, kept for capacity
+  // The guests sorted by name; rebuilt only when the set of guests changes.
+  std::vector<GuestMap::value_type*> sorted_;
+  std::shared_ptr<const std::vector<std::string>> sorted_names_;
+
   std::optional<HostSample> host_;
   std::optional<PolicyParams> params_;
-  std::map<std::string, DomainCounters> domains_;
 
   // Loop.
-  double last_time_s_ = 0;  // report.time_s of the last tick
+  double last_time_s_ = 0;
   std::optional<double> last_cycle_end_s_;
-  std::array<uint64_t, kCycleBuckets.size()>
-      cycle_buckets_{};  // not cumulative
+  std::array<uint64_t, kCycleBuckets.size()> cycle_buckets_{};
   uint64_t cycles_ = 0;
   double cycle_seconds_sum_ = 0;
   double sample_errors_ = 0;

@@ -3,9 +3,6 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,44 +15,74 @@
 #include <exception>
 #include <limits>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "basic_auth.h"
 #include "metrics_state.h"
+#include "tls_front.h"
 
 namespace memcoord {
 namespace {
 
 using metrics_internal::BasicAuth;
 using metrics_internal::MetricsState;
+using metrics_internal::TickView;
+using metrics_internal::TlsFront;
 
-// One tick's exposition text, immutable once published. It is rendered on
-// the writer's thread, before the swap, so that a scrape only copies bytes:
-// with a tick per interval and a scrape per scrape_interval, rendering at
-// scrape time would put the whole serialisation on every scrape's latency.
-struct Exposition {
-  std::string text;
-  bool ok = false;  // false: rendering failed; /metrics answers 500
+// One tick as published to scrapes: the plain values, and the exposition
+// text rendered from them by the first scrape that wants it. Publishing only
+// the values keeps the tick thread's cost to copying one row per guest; the
+// text of a tick nobody scrapes is never rendered.
+class Exposition {
+ public:
+  // `size_hint`: the shared size of the last rendering, bytes.
+  Exposition(std::shared_ptr<TickView> view,
+             std::shared_ptr<std::atomic<size_t>> size_hint)
+      : view_(std::move(view)), size_hint_(std::move(size_hint)) {}
+
+  // The text, rendered once; concurrent callers wait for the one rendering.
+  // Null when rendering failed (out of memory); a later call tries again.
+  std::shared_ptr<const std::string> Text() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (text_ == nullptr) {
+      try {
+        text_ = std::make_shared<const std::string>(
+            metrics_internal::RenderText(*view_, size_hint_->load()));
+        size_hint_->store(text_->size());
+      } catch (const std::exception&) {
+        return nullptr;
+      }
+    }
+    return text_;
+  }
+
+  // The view for reuse by the next tick. Only for an Exposition that no
+  // reader can reach any more (unpublished, one owner), and only when no
+  // reader still holds its view.
+  std::shared_ptr<TickView> TakeView() {
+    // Renderers read the view under mu_: taking it orders their reads
+    // before the next tick's writes.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (view_.use_count() != 1) return nullptr;
+    return std::move(view_);
+  }
+
+ private:
+  // Never modified while the Exposition is published.
+  std::shared_ptr<TickView> view_;
+  const std::shared_ptr<std::atomic<size_t>> size_hint_;
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const std::string> text_;  // guarded by mu_
 };
 
-std::shared_ptr<const Exposition> Render(
-    const std::vector<prometheus::MetricFamily>& families) {
-  auto e = std::make_shared<Exposition>();
-  try {
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, families);
-    e->text = out.str();
-    e->ok = true;
-  } catch (const std::exception&) {
-    e->ok = false;
-  }
-  return e;
+// Splits "[host]:port" after ListeningPortsOption() accepted it.
+std::pair<std::string, int> HostAndPort(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  return {listen.substr(0, colon), std::stoi(listen.substr(colon + 1))};
 }
 
-// ":9741" -> "9741", "127.0.0.1:0" -> "127.0.0.1:0", "[::1]:80" -> "[::1]:80";
-// CivetWeb marks TLS ports with a trailing 's'.
-Result<std::string> ListeningPortsOption(const std::string& listen, bool tls) {
+// ":9741" -> "9741", "127.0.0.1:0" -> "127.0.0.1:0", "[::1]:80" -> "[::1]:80".
+Result<std::string> ListeningPortsOption(const std::string& listen) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     return Status::InvalidArgument("web.listen \"" + listen +
@@ -74,9 +101,7 @@ Result<std::string> ListeningPortsOption(const std::string& listen, bool tls) {
     return Status::InvalidArgument("web.listen \"" + listen +
                                    "\": write IPv6 addresses as [addr]:port");
   }
-  std::string option = host.empty() ? port : host + ":" + port;
-  if (tls) option += "s";
-  return option;
+  return host.empty() ? port : host + ":" + port;
 }
 
 std::string FormatSeconds(double s) {
@@ -84,10 +109,6 @@ std::string FormatSeconds(double s) {
   std::snprintf(buf, sizeof(buf), "%.1f", s);
   return buf;
 }
-
-constexpr char kTlsUnavailable[] =
-    "TLS requested but CivetWeb could not load OpenSSL (libssl.so with the "
-    "OpenSSL 1.1 function names)";
 
 constexpr char kIndexPage[] =
     "<!DOCTYPE html>\n"
@@ -111,6 +132,8 @@ class PrometheusMetrics::Impl {
   }
 
   ~Impl() {
+    // The TLS front first: its connections are clients of CivetWeb.
+    tls_front_.reset();
     if (ctx_ != nullptr) Stop();
     if (library_initialised_) {
       std::lock_guard<std::mutex> lock(LibraryMutex());
@@ -126,7 +149,7 @@ class PrometheusMetrics::Impl {
       state_.Record(report, health);
       PublishLocked();
     } catch (const std::exception&) {
-      // Out of memory while building the families: the loop must go on, and
+      // Out of memory while copying the tick: the loop must go on, and
       // scrapes keep the previous snapshot.
     }
     last_tick_s_.store(clock_->NowSeconds());
@@ -135,18 +158,39 @@ class PrometheusMetrics::Impl {
   void SetBuildInfo(std::string version, std::string policy) {
     std::lock_guard<std::mutex> lock(write_mu_);
     state_.SetBuildInfo(std::move(version), std::move(policy));
-    PublishLocked();
+    try {
+      PublishLocked();
+    } catch (const std::exception&) {
+      // Shown with the next tick instead.
+    }
   }
 
   void SetConfigReloadSuccess(bool ok) {
     std::lock_guard<std::mutex> lock(write_mu_);
     state_.SetConfigReloadSuccess(ok);
-    PublishLocked();
+    try {
+      PublishLocked();
+    } catch (const std::exception&) {
+      // Shown with the next tick instead.
+    }
   }
 
   void SetInterval(double interval_s) { interval_s_.store(interval_s); }
 
   std::vector<int> ListeningPorts() const {
+    if (tls_front_ != nullptr) return {tls_front_->port()};
+    return HttpPorts();
+  }
+
+  std::string Serialize() const {
+    std::shared_ptr<const std::string> text = Current()->Text();
+    return text != nullptr ? *text : std::string();
+  }
+
+ private:
+  // The ports CivetWeb bound: the public ones, or the private one behind
+  // the TLS front.
+  std::vector<int> HttpPorts() const {
     std::vector<int> ports;
     if (ctx_ == nullptr) return ports;
     mg_server_port buf[8];
@@ -155,19 +199,12 @@ class PrometheusMetrics::Impl {
     return ports;
   }
 
-  std::string Serialize() const {
-    std::shared_ptr<const Exposition> e = Current();
-    return e->ok ? e->text : std::string();
-  }
-
- private:
   void Stop();
   static std::mutex& LibraryMutex() {
     static std::mutex mu;
     return mu;
   }
   static int OnBeginRequest(mg_connection* conn);
-  static int OnInitSsl(void* ssl_ctx, void* user_data);
   int HandleRequest(mg_connection* conn);
   // 200 with the reason, or 503 with the reason.
   std::pair<int, std::string> Health() const;
@@ -176,12 +213,23 @@ class PrometheusMetrics::Impl {
     std::lock_guard<std::mutex> lock(write_mu_);
     PublishLocked();
   }
-  // Called with write_mu_ held; families and text are built before the swap
-  // so that readers wait only for a pointer copy.
+  // Called with write_mu_ held; the view is copied before the swap so that
+  // readers wait only for a pointer copy.
   void PublishLocked() {
-    std::shared_ptr<const Exposition> next = Render(state_.Families());
-    std::lock_guard<std::mutex> lock(current_mu_);
-    current_ = std::move(next);
+    std::shared_ptr<TickView> view = std::move(spare_view_);
+    if (view == nullptr) view = std::make_shared<TickView>();
+    state_.FillView(view.get());
+    auto next = std::make_shared<Exposition>(std::move(view), size_hint_);
+    {
+      std::lock_guard<std::mutex> lock(current_mu_);
+      current_.swap(next);
+    }
+    // `next` is now the previous tick, out of readers' reach. When no scrape
+    // holds it, its memory serves the next tick: with 10,000 guests a fresh
+    // view is megabytes of newly faulted pages every tick.
+    if (next != nullptr && next.use_count() == 1) {
+      spare_view_ = next->TakeView();
+    }
   }
   std::shared_ptr<const Exposition> Current() const {
     std::lock_guard<std::mutex> lock(current_mu_);
@@ -194,13 +242,16 @@ class PrometheusMetrics::Impl {
   mg_context* ctx_ = nullptr;
   bool library_initialised_ = false;
   std::string wake_host_;  // an address of ours that reaches the listener
-  std::string tls_error_;  // written by OnInitSsl during mg_start2
+  std::unique_ptr<TlsFront> tls_front_;
 
   std::mutex write_mu_;
-  MetricsState state_;  // guarded by write_mu_
+  MetricsState state_;                    // guarded by write_mu_
+  std::shared_ptr<TickView> spare_view_;  // guarded by write_mu_
+  const std::shared_ptr<std::atomic<size_t>> size_hint_ =
+      std::make_shared<std::atomic<size_t>>(0);
 
   mutable std::mutex current_mu_;
-  std::shared_ptr<const Exposition> current_;  // guarded by current_mu_
+  std::shared_ptr<Exposition> current_;  // guarded by current_mu_
 
   double start_s_ = 0;
   std::atomic<double> last_tick_s_;  // NaN until the first Record
@@ -218,39 +269,54 @@ Status PrometheusMetrics::Impl::StartServer() {
     if (!auth.ok()) return auth.status();
     auth_ = std::move(auth).value();
   }
-  Result<std::string> ports = ListeningPortsOption(options_.listen, tls);
+  Result<std::string> ports = ListeningPortsOption(options_.listen);
   if (!ports.ok()) return ports.status();
-  wake_host_ = options_.listen.substr(0, options_.listen.rfind(':'));
-  if (wake_host_.empty() || wake_host_ == "0.0.0.0") wake_host_ = "127.0.0.1";
   if (options_.http_threads < 1) {
     return Status::InvalidArgument("http_threads must be at least 1");
   }
 
+  // With TLS the public socket is the front's, bound before CivetWeb starts
+  // so that a bad certificate or a port in use fails Start() with nothing
+  // left running; CivetWeb serves plain HTTP on a private loopback port.
+  std::string http_ports = *ports;
+  if (tls) {
+    auto [host, port] = HostAndPort(options_.listen);
+    metrics_internal::TlsFrontOptions front;
+    front.cert_file = *options_.tls_cert_file;
+    front.key_file = *options_.tls_key_file;
+    front.host = host;
+    front.port = port;
+    Result<std::unique_ptr<TlsFront>> listening = TlsFront::Listen(front);
+    if (!listening.ok()) {
+      if (listening.status().code() == Status::Code::kUnavailable) {
+        return Status::Unavailable("cannot serve metrics on " +
+                                   options_.listen + ": " +
+                                   listening.status().message());
+      }
+      return listening.status();
+    }
+    tls_front_ = std::move(listening).value();
+    http_ports = "127.0.0.1:0";
+    wake_host_ = "127.0.0.1";
+  } else {
+    wake_host_ = options_.listen.substr(0, options_.listen.rfind(':'));
+    if (wake_host_.empty() || wake_host_ == "0.0.0.0") {
+      wake_host_ = "127.0.0.1";
+    }
+  }
+
   // mg_init_library keeps a reference count; it is not thread-safe, so every
-  // Start goes through one lock. TLS is initialised only when asked for, so
-  // a host without a usable OpenSSL still serves plain HTTP.
+  // Start goes through one lock. CivetWeb's own TLS is never initialised:
+  // it cannot load OpenSSL 3 (see tls_front.h).
   {
     std::lock_guard<std::mutex> lock(LibraryMutex());
-    // The first TLS initialisation decides for the whole process: after a
-    // failed load CivetWeb reports TLS as available on the next call, with
-    // missing OpenSSL functions, and crashes on the first TLS connection.
-    static std::optional<bool> tls_usable;
-    if (tls && tls_usable.has_value() && !*tls_usable) {
-      return Status::Unavailable(kTlsUnavailable);
-    }
-    unsigned features = MG_FEATURES_DEFAULT;
-    if (tls) features |= MG_FEATURES_TLS;
-    const unsigned got = mg_init_library(features);
+    mg_init_library(MG_FEATURES_DEFAULT);
     library_initialised_ = true;
-    if (tls && !tls_usable.has_value()) {
-      tls_usable = (got & MG_FEATURES_TLS) != 0;
-    }
-    if (tls && !*tls_usable) return Status::Unavailable(kTlsUnavailable);
   }
 
   const std::string threads = std::to_string(options_.http_threads);
   std::vector<const char*> opts = {"listening_ports",
-                                   ports->c_str(),
+                                   http_ports.c_str(),
                                    "num_threads",
                                    threads.c_str(),
                                    "request_timeout_ms",
@@ -264,7 +330,6 @@ Status PrometheusMetrics::Impl::StartServer() {
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof(callbacks));
   callbacks.begin_request = &Impl::OnBeginRequest;
-  if (tls) callbacks.init_ssl = &Impl::OnInitSsl;
   // CivetWeb writes its own diagnostics to stderr unless told otherwise; the
   // error text comes back through mg_error_data instead.
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
@@ -283,9 +348,16 @@ Status PrometheusMetrics::Impl::StartServer() {
 
   ctx_ = mg_start2(&init, &error);
   if (ctx_ == nullptr) {
-    std::string why = tls_error_.empty() ? error_text : tls_error_;
     return Status::Unavailable("cannot serve metrics on " + options_.listen +
-                               ": " + why);
+                               ": " + error_text);
+  }
+  if (tls_front_ != nullptr) {
+    const std::vector<int> backend = HttpPorts();
+    if (backend.size() != 1) {
+      return Status::Internal("metrics: no private HTTP port behind TLS");
+    }
+    Status run = tls_front_->Run(backend[0]);
+    if (!run.ok()) return run;
   }
   return Status::Ok();
 }
@@ -295,7 +367,7 @@ void PrometheusMetrics::Impl::Stop() {
   // two seconds; a connection wakes it at once. mg_stop() blocks, so another
   // thread knocks until it returns.
   std::atomic<bool> stopped{false};
-  std::vector<int> ports = ListeningPorts();
+  std::vector<int> ports = HttpPorts();
   std::thread knocker([&] {
     in_addr addr{};
     if (inet_pton(AF_INET, wake_host_.c_str(), &addr) != 1) return;
@@ -317,30 +389,6 @@ void PrometheusMetrics::Impl::Stop() {
   ctx_ = nullptr;
   stopped.store(true);
   knocker.join();
-}
-
-int PrometheusMetrics::Impl::OnInitSsl(void* ssl_ctx, void* user_data) {
-  auto* self = static_cast<Impl*>(user_data);
-  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  auto fail = [self](const std::string& what) {
-    char buf[256] = {0};
-    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
-    self->tls_error_ = what + " (" + buf + ")";
-    return -1;
-  };
-  if (SSL_CTX_use_certificate_chain_file(
-          ctx, self->options_.tls_cert_file->c_str()) != 1) {
-    return fail("cannot load certificate " + *self->options_.tls_cert_file);
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx, self->options_.tls_key_file->c_str(),
-                                  SSL_FILETYPE_PEM) != 1) {
-    return fail("cannot load private key " + *self->options_.tls_key_file);
-  }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    return fail("private key " + *self->options_.tls_key_file +
-                " does not match certificate " + *self->options_.tls_cert_file);
-  }
-  return 1;  // set up here; CivetWeb must not look for ssl_certificate
 }
 
 int PrometheusMetrics::Impl::OnBeginRequest(mg_connection* conn) {
@@ -422,8 +470,7 @@ int PrometheusMetrics::Impl::HandleRequest(mg_connection* conn) {
   if (path == "/metrics") {
     // Hold the snapshot for the whole response: Record() may publish a new
     // one meanwhile without disturbing this scrape.
-    std::shared_ptr<const Exposition> snapshot = Current();
-    const std::string* text = snapshot->ok ? &snapshot->text : nullptr;
+    std::shared_ptr<const std::string> text = Current()->Text();
     if (text == nullptr) {
       Respond(conn, 500, kTextPlain, "cannot render metrics\n", head);
       return 500;
