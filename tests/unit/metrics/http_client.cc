@@ -38,6 +38,40 @@ bool SendAll(int fd, const std::string& data) {
 
 }  // namespace
 
+void ParseHttpResponse(const std::string& raw, HttpResponse* out) {
+  HttpResponse& r = *out;
+  const size_t header_end = raw.find("\r\n\r\n");
+  if (header_end == std::string::npos) {
+    r.error = "no complete response header";
+    return;
+  }
+  const std::string head = raw.substr(0, header_end);
+  r.body = raw.substr(header_end + 4);
+  size_t line_end = head.find("\r\n");
+  const std::string status_line = head.substr(0, line_end);
+  // "HTTP/1.1 200 OK"
+  const size_t sp = status_line.find(' ');
+  if (sp == std::string::npos) {
+    r.error = "bad status line: " + status_line;
+    return;
+  }
+  r.status = std::atoi(status_line.c_str() + sp + 1);
+  while (line_end != std::string::npos) {
+    const size_t start = line_end + 2;
+    line_end = head.find("\r\n", start);
+    const std::string line =
+        head.substr(start, line_end == std::string::npos ? std::string::npos
+                                                         : line_end - start);
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(c));
+    size_t v = colon + 1;
+    while (v < line.size() && line[v] == ' ') ++v;
+    r.headers[name] = line.substr(v);
+  }
+}
+
 HttpResponse HttpRequest(int port, const std::string& method,
                          const std::string& path,
                          const std::vector<std::string>& headers) {
@@ -79,36 +113,7 @@ HttpResponse HttpRequest(int port, const std::string& method,
     if (n == 0) break;
     raw.append(buf, static_cast<size_t>(n));
   }
-  const size_t header_end = raw.find("\r\n\r\n");
-  if (header_end == std::string::npos) {
-    r.error = "no complete response header";
-    return r;
-  }
-  const std::string head = raw.substr(0, header_end);
-  r.body = raw.substr(header_end + 4);
-  size_t line_end = head.find("\r\n");
-  const std::string status_line = head.substr(0, line_end);
-  // "HTTP/1.1 200 OK"
-  const size_t sp = status_line.find(' ');
-  if (sp == std::string::npos) {
-    r.error = "bad status line: " + status_line;
-    return r;
-  }
-  r.status = std::atoi(status_line.c_str() + sp + 1);
-  while (line_end != std::string::npos) {
-    const size_t start = line_end + 2;
-    line_end = head.find("\r\n", start);
-    const std::string line =
-        head.substr(start, line_end == std::string::npos ? std::string::npos
-                                                         : line_end - start);
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(c));
-    size_t v = colon + 1;
-    while (v < line.size() && line[v] == ' ') ++v;
-    r.headers[name] = line.substr(v);
-  }
+  ParseHttpResponse(raw, &r);
   return r;
 }
 

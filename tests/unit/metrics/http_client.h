@@ -17,6 +17,10 @@ struct HttpResponse {
   std::string error;
 };
 
+// Fills status, headers and body from a whole response (header and body as
+// read until the server closed); sets error when the header is incomplete.
+void ParseHttpResponse(const std::string& raw, HttpResponse* out);
+
 // `headers` are extra "Name: value" lines.
 HttpResponse HttpRequest(int port, const std::string& method,
                          const std::string& path,
