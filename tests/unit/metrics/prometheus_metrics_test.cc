@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -360,6 +361,97 @@ TEST(MetricsTest, RemovesSeriesOfVanishedGuest) {
   EXPECT_FALSE(p.SamplesOfDomain("stays").empty());
   // The families themselves stay, for the remaining guest.
   EXPECT_EQ(p.Type("memcoord_domain_swap_in_bytes_total"), "counter");
+}
+
+TEST(MetricsTest, MatchesGuestsByNameWhateverTheirOrderEachTick) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  // The same three guests in a different order each tick, one duplicated
+  // (the first entry counts), then one replaced by a new guest: every value
+  // must follow its name, and the series stay sorted by name.
+  const std::vector<std::vector<std::string>> orders = {
+      {"b", "a", "c"}, {"c", "b", "a"}, {"a", "a", "c", "b"}, {"c", "d", "a"}};
+  for (size_t t = 0; t < orders.size(); ++t) {
+    TickReport r = Report(100 + t);
+    int64_t seen_a = 0;
+    for (const std::string& name : orders[t]) {
+      // Size by name and tick; a duplicate carries a different size.
+      int64_t mib = (name[0] - 'a' + 1) * 1000 + static_cast<int64_t>(t);
+      if (name == "a" && seen_a++ > 0) mib += 7;
+      GuestSample g = Guest(name, mib, 100 + t);
+      g.swap_in_kib = (name[0] - 'a' + 1) * 10 * static_cast<int64_t>(t + 1);
+      r.snapshot.guests.push_back(g);
+    }
+    r.classes["a"] = GuestClass::kStarved;
+    r.classes["c"] = GuestClass::kWasteful;
+    Action grow = MakeAction("c", 3000, 3500, Reason::kStarved);
+    r.applied.actions = {grow};
+    r.results.push_back({grow, Status::Ok(), true});
+    s.metrics->Record(r, Healthy());
+
+    ParsedExposition p = s.Scrape();
+    std::vector<std::string> expected = orders[t];
+    std::sort(expected.begin(), expected.end());
+    expected.erase(std::unique(expected.begin(), expected.end()),
+                   expected.end());
+    std::vector<std::string> names;
+    for (const testing::Sample& sample :
+         p.Samples("memcoord_domain_actual_bytes")) {
+      names.push_back(sample.labels.at("domain"));
+      const int64_t mib =
+          (names.back()[0] - 'a' + 1) * 1000 + static_cast<int64_t>(t);
+      EXPECT_EQ(sample.value, mib * kMib)
+          << "tick " << t << " " << names.back();
+      EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total",
+                        {{"domain", names.back()}}),
+                (names.back()[0] - 'a' + 1) * 10.0 * (t + 1) * 1024)
+          << "tick " << t << " " << names.back();
+    }
+    EXPECT_EQ(names, expected) << "tick " << t;
+    EXPECT_EQ(p.Value("memcoord_domain_class",
+                      {{"domain", "a"}, {"class", "starved"}}),
+              1);
+    EXPECT_EQ(p.Value("memcoord_domain_class",
+                      {{"domain", "c"}, {"class", "wasteful"}}),
+              1);
+    EXPECT_EQ(p.Value("memcoord_domain_class",
+                      {{"domain", orders[t][0] == "c" ? "a" : "c"},
+                       {"class", "unknown"}}),
+              0);
+    EXPECT_EQ(p.Value("memcoord_domain_target_bytes", {{"domain", "c"}}),
+              3500 * kMib);
+    EXPECT_EQ(p.Value("memcoord_domain_target_bytes", {{"domain", "a"}}),
+              (1000 + static_cast<double>(t)) * kMib);
+    EXPECT_EQ(
+        p.Value(
+            "memcoord_balloon_actions_total",
+            {{"direction", "grow"}, {"domain", "c"}, {"reason", "starved"}}),
+        static_cast<double>(t + 1));
+  }
+  // "b" left at the last tick: no series; "d" is new.
+  ParsedExposition p = s.Scrape();
+  EXPECT_TRUE(p.SamplesOfDomain("b").empty());
+  EXPECT_FALSE(p.SamplesOfDomain("d").empty());
+}
+
+TEST(MetricsTest, EveryScrapeOfATickServesTheSameTextAndANewTickANewOne) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.snapshot.guests.push_back(Guest("vm", 1024, 100));
+  s.metrics->Record(r, Healthy());
+  const std::string first = s.metrics->Serialize();
+  EXPECT_EQ(HttpGet(s.port, "/metrics").body, first);
+  EXPECT_EQ(HttpGet(s.port, "/metrics").body, first);
+  r = Report(101);
+  r.snapshot.guests.push_back(Guest("vm", 2048, 101));
+  s.metrics->Record(r, Healthy());
+  const std::string second = HttpGet(s.port, "/metrics").body;
+  EXPECT_NE(second, first);
+  EXPECT_EQ(ParsedExposition::Parse(second).Value(
+                "memcoord_domain_actual_bytes", {{"domain", "vm"}}),
+            2048 * kMib);
+  EXPECT_EQ(s.metrics->Serialize(), second);
 }
 
 TEST(MetricsTest, GuestCountersStayMonotonicAcrossGuestReboot) {
