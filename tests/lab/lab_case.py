@@ -1,0 +1,1044 @@
+#!/usr/bin/env python3
+"""lab_case.py: one lab test case for memory_coordinator against real guests.
+
+Brings up lab guests (deploy/lab/lab.sh up) named PREFIX-1..PREFIX-4, starts the
+real memory_coordinator on qemu:///system with a generated configuration that
+includes only PREFIX-* (nobody else's guests are touched), runs the case's
+workload with memhog inside the guests (lab.sh exec), and samples every second:
+each guest's balloon (virsh domstats: actual, unused, usable) and the daemon's
+/metrics (target, class, libvirt_up, reconnects). At the end it reads the guests'
+OOM kills from their consoles (lab.sh ooms), writes
+
+    OUT/timeline.csv   one row per second: every guest's actual/unused/usable/target
+    OUT/timeline.png   every guest's actual (solid) and unused (dashed) over time
+    OUT/scores.json    OOM kills, pressure seconds, waste, actions, moved MiB
+    OUT/daemon.log     the daemon's stderr
+    OUT/config.yaml    the configuration it ran with
+
+checks the case's assertions and tears everything down (daemon killed, guests
+destroyed), also when something fails. Exit status: 0 all assertions hold, 1 an
+assertion failed, 2 the lab or the daemon could not be set up, 77 virsh, QEMU,
+socat or gnuplot is not installed.
+
+Cases (DESIGN section 7 has the classic three; issue 3 the fourth):
+  classic1  one guest allocates to near its maximum while three idle, then frees
+  classic2  all four allocate under a tight guest budget
+  classic3  all four allocate; two stop at 512 MiB and free, two go on
+  restart   libvirtd killed mid-run and started again; also a guest without the
+            balloon driver and a guest destroyed mid-run
+
+Usage (root): lab_case.py CASE [--policy adaptive|seed|mom|proxmox] [--bin PATH]
+              [--prefix P] [--out DIR] [--keep-guests] [--no-assert]
+  --keep-guests  leave the guests up at the end (a later run reuses them: balloons
+                 are set back to the start size and memhogs stopped first)
+  --no-assert    only measure (compare_policies.sh scores policies this way)
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAB = os.path.normpath(os.path.join(HERE, "..", "..", "deploy", "lab", "lab.sh"))
+URI = "qemu:///system"
+MIB = 1024 * 1024
+
+MAX_MIB = 2048
+START_MIB = 512
+INTERVAL_S = 2
+FLOOR_MIB = 256          # default per-guest floor (guardrail G4)
+GUEST_MIN_UNUSED = 100   # guardrail G1 default
+WASTE_MIB = 300          # waste threshold, for the waste score
+
+
+class SetupError(Exception):
+    """The lab or the daemon could not be brought into the state a case needs."""
+
+
+class Stop(Exception):
+    """A signal (CTest's timeout) asked us to stop; teardown still runs."""
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def sh(cmd, timeout=120, check=True):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise SetupError("%s failed (rc %d): %s" % (" ".join(cmd), p.returncode,
+                                                    p.stdout.strip()[-2000:]))
+    return p
+
+
+def lab(*args, timeout=300, check=True):
+    return sh([LAB] + [str(a) for a in args], timeout=timeout, check=check)
+
+
+def guest_exec(guest, command, timeout=60, check=True):
+    p = lab("exec", "--timeout", timeout, guest, command, timeout=timeout + 30,
+            check=False)
+    if check and p.returncode != 0:
+        raise SetupError("exec in %s: %r failed (rc %d): %s" %
+                         (guest, command, p.returncode, p.stdout.strip()))
+    return p
+
+
+# ---- libvirt and the daemon's metrics ------------------------------------------
+
+def domstats():
+    """{name: {key: int}} for every running domain; None if libvirtd is down."""
+    try:
+        p = subprocess.run(["virsh", "-q", "-c", URI, "domstats", "--balloon",
+                            "--state"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return None
+    if p.returncode != 0:
+        return None
+    out, cur = {}, None
+    for line in p.stdout.splitlines():
+        m = re.match(r"^Domain: '(.*)'$", line)
+        if m:
+            cur = out.setdefault(m.group(1), {})
+            continue
+        if cur is not None and "=" in line:
+            k, v = line.strip().split("=", 1)
+            try:
+                cur[k] = int(v)
+            except ValueError:
+                pass
+    return out
+
+
+LINE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """[(name, {label: value}, float)] from a Prometheus text exposition."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = LINE_RE.match(line)
+        if not m:
+            continue
+        labels = dict(LABEL_RE.findall(m.group(3) or ""))
+        try:
+            out.append((m.group(1), labels, float(m.group(4))))
+        except ValueError:
+            pass
+    return out
+
+
+def metric(series, name, **labels):
+    """Sum of the samples of NAME whose labels include LABELS (None: no sample)."""
+    vals = [v for n, l, v in series
+            if n == name and all(l.get(k) == w for k, w in labels.items())]
+    return sum(vals) if vals else None
+
+
+class Daemon:
+    def __init__(self, binary, out_dir, prefix, policy, budget_mib, log_level):
+        self.binary = binary
+        self.out_dir = out_dir
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d/metrics" % self.port
+        self.config = os.path.join(out_dir, "config.yaml")
+        self.log_path = os.path.join(out_dir, "daemon.log")
+        with open(self.config, "w") as f:
+            f.write("# generated by tests/lab/lab_case.py\n")
+            f.write("connect: %s\n" % URI)
+            f.write("interval_s: %d\n" % INTERVAL_S)
+            f.write("policy: %s\n" % policy)
+            f.write("host:\n  guest_budget_mib: %s\n" %
+                    (budget_mib if budget_mib else ""))
+            f.write('domains:\n  include: ["%s-*"]\n' % prefix)
+            f.write('web:\n  listen: "127.0.0.1:%d"\n' % self.port)
+            f.write("log:\n  level: %s\n" % log_level)
+        self.proc = None
+        self.started_at = None
+
+    def start(self):
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "--config", self.config], stdout=self.logf,
+            stderr=subprocess.STDOUT)
+        self.started_at = time.monotonic()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SetupError("memory_coordinator exited (rc %d): %s" %
+                                 (self.proc.returncode, self.log_text()[-2000:]))
+            s = self.scrape()
+            if s is not None and (metric(s, "memcoord_cycles_total") or 0) >= 1:
+                return
+            time.sleep(0.2)
+        raise SetupError("memory_coordinator made no tick within 30 s: " +
+                         self.log_text()[-2000:])
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def scrape(self, timeout=2):
+        try:
+            with urllib.request.urlopen(self.url, timeout=timeout) as r:
+                return parse_metrics(r.read().decode())
+        except Exception:
+            return None
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.logf.close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---- sampling -------------------------------------------------------------------
+
+class Sampler(threading.Thread):
+    """Every second: the guests' balloons (virsh) and the daemon's metrics."""
+
+    def __init__(self, guests, daemon, t0):
+        super().__init__(daemon=True)
+        self.guests = guests
+        self.daemon_ = daemon
+        self.t0 = t0
+        self.rows = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            t = time.monotonic()
+            row = {"t": t - self.t0, "g": {}, "m": {}}
+            stats = domstats()
+            row["libvirtd"] = stats is not None
+            for g in self.guests:
+                s = (stats or {}).get(g)
+                if s is None:
+                    continue
+                e = {"actual": s.get("balloon.current", 0) / 1024.0}
+                for k in ("unused", "usable", "available"):
+                    if "balloon." + k in s:
+                        e[k] = s["balloon." + k] / 1024.0
+                row["g"][g] = e
+            series = self.daemon_.scrape() if self.daemon_ else None
+            if series is not None:
+                row["m"]["libvirt_up"] = metric(series, "memcoord_libvirt_up")
+                row["m"]["reconnects"] = metric(series,
+                                                "memcoord_libvirt_reconnects_total")
+                row["m"]["cycles"] = metric(series, "memcoord_cycles_total")
+                row["m"]["actions"] = metric(series,
+                                             "memcoord_balloon_actions_total")
+                row["m"]["moved"] = metric(series,
+                                           "memcoord_balloon_moved_bytes_total")
+                for g in self.guests:
+                    tgt = metric(series, "memcoord_domain_target_bytes", domain=g)
+                    if tgt is not None:
+                        row["m"]["target:" + g] = tgt / MIB
+                    for c in ("starved", "ok", "wasteful", "unknown"):
+                        if metric(series, "memcoord_domain_class", domain=g,
+                                  **{"class": c}) == 1:
+                            row["m"]["class:" + g] = c
+                    row["m"]["series:" + g] = any(
+                        l.get("domain") == g for _, l, _ in series)
+            with self.lock:
+                self.rows.append(row)
+            self.halt.wait(max(0.0, 1.0 - (time.monotonic() - t)))
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.rows)
+
+
+# ---- the run ----------------------------------------------------------------------
+
+class Run:
+    def __init__(self, args, case):
+        self.args = args
+        self.case = case
+        self.prefix = args.prefix
+        self.guests = ["%s-%d" % (self.prefix, i) for i in range(1, 5)]
+        self.out = args.out
+        self.daemon = None
+        self.sampler = None
+        self.t0 = time.monotonic()
+        self.events = []          # (t, label) for the plot
+        self.failures = []
+        self.notes = []           # measured figures printed at the end
+        self.ooms_before = {}
+        self.ooms = {}
+        self.libvirtd_stopped = False
+        self.extra_guests = []
+
+    def now(self):
+        return time.monotonic() - self.t0
+
+    def event(self, label):
+        self.events.append((self.now(), label))
+        log("t=%.0f s: %s" % (self.now(), label))
+
+    def check(self, ok, what):
+        log(("ok:   " if ok else "FAIL: ") + what)
+        if not ok:
+            self.failures.append(what)
+
+    def note(self, what):
+        log("note: " + what)
+        self.notes.append(what)
+
+    # lab
+    def bring_up(self):
+        t = time.monotonic()
+        lab("up", 4, "--prefix", self.prefix, "--max-mib", MAX_MIB,
+            "--start-mib", START_MIB, "--timeout", 240, timeout=420)
+        running = set(lab("list", "--prefix", self.prefix).stdout.split())
+        missing = [g for g in self.guests if g not in running]
+        if missing:
+            raise SetupError("guests not running after up: %s" % missing)
+        self.reset_guests()
+        self.note("lab up (4 guests, stats, start size) in %.0f s" %
+                  (time.monotonic() - t))
+
+    def reset_guests(self):
+        """Stopped memhogs, balloons at the start size: the same state for every
+        case, whether the guests are new or reused."""
+        for g in self.guests:
+            guest_exec(g, "memhog stop >/dev/null 2>&1; true", timeout=30)
+            sh(["virsh", "-q", "-c", URI, "setmem", g, "%dM" % START_MIB,
+                 "--live"], timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            s = domstats() or {}
+            if all(g in s and abs(s[g].get("balloon.current", 0) / 1024.0 -
+                                  START_MIB) <= 8 and "balloon.unused" in s[g]
+                   for g in self.guests):
+                break
+            time.sleep(0.5)
+        else:
+            raise SetupError("balloons did not return to %d MiB" % START_MIB)
+        for g in self.guests:
+            self.ooms_before[g] = self.oom_count(g)
+
+    def oom_count(self, guest):
+        p = lab("ooms", guest, check=False)
+        m = re.search(r"^%s (\d+)$" % re.escape(guest), p.stdout, re.M)
+        return int(m.group(1)) if m else 0
+
+    def start_daemon(self, budget_mib):
+        self.daemon = Daemon(self.args.bin, self.out, self.prefix,
+                             self.args.policy, budget_mib, "info")
+        self.budget = budget_mib
+        self.t0 = time.monotonic()
+        self.sampler = Sampler(self.guests + self.extra_guests, self.daemon,
+                               self.t0)
+        self.sampler.start()
+        self.daemon.start()
+        self.event("daemon started (%s)" % self.args.policy)
+
+    # workload helpers
+    def hog_start(self, guest, name, mib, rate):
+        guest_exec(guest, "memhog start %s %d %d" % (name, mib, rate))
+        self.event("%s: memhog %s to %d MiB at %d MiB/s" % (guest, name, mib, rate))
+
+    def hog_stop(self, guest, name=None):
+        guest_exec(guest, "memhog stop" + (" " + name if name else ""),
+                   timeout=60, check=False)
+        self.event("%s: memhog %s freed" % (guest, name or "(all)"))
+
+    def hog_status(self, guest, name):
+        p = guest_exec(guest, "memhog status %s" % name, timeout=20, check=False)
+        for line in p.stdout.splitlines():
+            f = line.split()
+            if len(f) == 6 and f[0] == name:
+                return f[2], int(f[3]), int(f[4])
+        return None, 0, 0
+
+    def wait_hogs(self, hogs, timeout):
+        """Waits until every (guest, name) hog holds its target or is dead.
+        Returns {(guest, name): (state, held, target, seconds)}."""
+        t = time.monotonic()
+        done = {}
+        while len(done) < len(hogs):
+            if not self.daemon.alive():
+                raise SetupError("memory_coordinator died: " +
+                                 self.daemon.log_text()[-1500:])
+            for h in hogs:
+                if h in done:
+                    continue
+                state, held, target = self.hog_status(*h)
+                if state in ("holding", "dead", "unknown", None) or \
+                        (state == "growing" and held >= target > 0):
+                    done[h] = (state, held, target, time.monotonic() - t)
+                    log("%s/%s: %s, %d of %d MiB after %.0f s" %
+                        (h[0], h[1], state, held, target, time.monotonic() - t))
+            if len(done) < len(hogs):
+                if time.monotonic() - t > timeout:
+                    for h in hogs:
+                        if h not in done:
+                            state, held, target = self.hog_status(*h)
+                            done[h] = (state, held, target, time.monotonic() - t)
+                            log("%s/%s: still %s at %d of %d MiB after %.0f s" %
+                                (h[0], h[1], state, held, target, timeout))
+                    break
+                time.sleep(3)
+        return done
+
+    def sleep(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if self.daemon and not self.daemon.alive():
+                raise SetupError("memory_coordinator died: " +
+                                 self.daemon.log_text()[-1500:])
+            time.sleep(min(0.5, end - time.monotonic()))
+
+    def wait_until(self, pred, timeout, step=1.0):
+        end = time.monotonic() + timeout
+        while True:
+            if pred():
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(step)
+
+    def last(self, guest, key):
+        for row in reversed(self.sampler.snapshot()):
+            e = row["g"].get(guest)
+            if e and key in e:
+                return e[key]
+        return None
+
+    # results
+    def finish(self):
+        if self.sampler:
+            self.sampler.halt.set()
+            self.sampler.join(timeout=5)
+        for g in self.guests + self.extra_guests:
+            try:
+                self.ooms[g] = self.oom_count(g) - self.ooms_before.get(g, 0)
+            except Exception:
+                pass
+        rows = self.sampler.snapshot() if self.sampler else []
+        write_csv(os.path.join(self.out, "timeline.csv"), rows,
+                  self.guests + self.extra_guests)
+        scores = compute_scores(rows, self.guests, self.ooms)
+        scores["case"] = self.case
+        scores["policy"] = self.args.policy
+        with open(os.path.join(self.out, "scores.json"), "w") as f:
+            json.dump(scores, f, indent=1)
+        self.scores = scores
+        try:
+            plot(os.path.join(self.out, "timeline.csv"),
+                 os.path.join(self.out, "timeline.png"),
+                 self.guests + self.extra_guests,
+                 self.events, self.budget, "%s (%s policy)" %
+                 (CASE_TITLES[self.case], self.args.policy))
+        except Exception as e:
+            log("plot failed: %s" % e)
+            self.failures.append("plot: %s" % e)
+
+    def teardown(self):
+        if self.daemon:
+            self.daemon.stop()
+        if self.libvirtd_stopped:
+            lab("start-libvirtd", check=False, timeout=120)
+        if self.args.keep_guests:
+            for g in self.extra_guests:
+                sh(["virsh", "-q", "-c", URI, "destroy", g], check=False)
+            return
+        lab("down", "--prefix", self.prefix, check=False, timeout=300)
+
+
+CASE_TITLES = {
+    "classic1": "classic 1: one guest busy, three idle",
+    "classic2": "classic 2: all four busy, tight budget",
+    "classic3": "classic 3: two stop at 512 MiB, two go on",
+    "restart": "libvirtd restarted; a guest without balloon driver; one destroyed",
+}
+
+
+def write_csv(path, rows, guests):
+    cols = ["t_s", "libvirtd_answers", "libvirt_up", "reconnects", "cycles",
+            "sum_actual_mib"]
+    for g in guests:
+        cols += ["%s_%s_mib" % (g, k) for k in
+                 ("actual", "unused", "usable", "target")] + ["%s_class" % g]
+    with open(path, "w") as f:
+        f.write(",".join(cols) + "\n")
+        for r in rows:
+            v = ["%.1f" % r["t"], "1" if r.get("libvirtd") else "0",
+                 fmt(r["m"].get("libvirt_up")), fmt(r["m"].get("reconnects")),
+                 fmt(r["m"].get("cycles"))]
+            acts = [r["g"][g]["actual"] for g in guests if g in r["g"]]
+            v.append(fmt(sum(acts)) if acts else "")
+            for g in guests:
+                e = r["g"].get(g, {})
+                v += [fmt(e.get(k)) for k in ("actual", "unused", "usable")]
+                v += [fmt(r["m"].get("target:" + g)), r["m"].get("class:" + g, "")]
+            f.write(",".join(v) + "\n")
+
+
+def fmt(x):
+    if x is None:
+        return ""
+    return "%.0f" % x if abs(x - round(x)) < 1e-9 else "%.1f" % x
+
+
+def compute_scores(rows, guests, ooms):
+    """The simulator's scores (DESIGN section 7) from the per-second samples."""
+    pressure = 0.0
+    waste_sum, waste_n = 0.0, 0
+    prev_t = None
+    for r in rows:
+        dt = 1.0 if prev_t is None else min(max(r["t"] - prev_t, 0.0), 5.0)
+        prev_t = r["t"]
+        if not r["g"]:
+            continue
+        w = 0.0
+        for g in guests:
+            e = r["g"].get(g)
+            if not e or "unused" not in e:
+                continue
+            free = e.get("usable", e["unused"])
+            if free < max(64.0, 0.05 * e["actual"]):
+                pressure += dt
+            w += max(0.0, e["unused"] - WASTE_MIB)
+        waste_sum += w
+        waste_n += 1
+    ms = [r["m"] for r in rows if r["m"].get("actions") is not None]
+    actions = ms[-1]["actions"] - ms[0]["actions"] if ms else 0
+    moved = [r["m"] for r in rows if r["m"].get("moved") is not None]
+    moved_mib = (moved[-1]["moved"] - moved[0]["moved"]) / MIB if moved else 0
+    return {
+        "oom_kills": sum(ooms.get(g, 0) for g in guests),
+        "pressure_s": round(pressure, 1),
+        "waste_mib": round(waste_sum / waste_n, 1) if waste_n else 0,
+        "actions": int(actions),
+        "moved_mib": round(moved_mib),
+        "duration_s": round(rows[-1]["t"] - rows[0]["t"], 1) if rows else 0,
+    }
+
+
+def plot(csv, png, guests, events, budget, title):
+    if not shutil.which("gnuplot"):
+        raise RuntimeError("gnuplot not installed")
+    with open(csv) as f:
+        header = f.readline().strip().split(",")
+    col = {name: i + 1 for i, name in enumerate(header)}
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"]
+    lines = []
+    for i, g in enumerate(guests):
+        c = colors[i % len(colors)]
+        lines.append("'%s' using 1:%d with lines lw 2 lc rgb '%s' title '%s actual'"
+                     % (csv, col["%s_actual_mib" % g], c, g))
+        lines.append("'%s' using 1:%d with lines lw 1 dt 2 lc rgb '%s' "
+                     "title '%s unused'" % (csv, col["%s_unused_mib" % g], c, g))
+    script = [
+        "set terminal pngcairo size 1100,560 font 'DejaVu Sans,10'",
+        "set output '%s'" % png,
+        "set datafile separator ','",
+        "set datafile missing ''",
+        "set title '%s'" % title.replace("'", ""),
+        "set xlabel 'time since the daemon started (s)'",
+        "set ylabel 'MiB'",
+        "set grid",
+        "set key outside right top",
+        "set yrange [0:%d]" % (MAX_MIB + 200),
+    ]
+    for i, (t, label) in enumerate(events):
+        script.append("set arrow from %.1f, graph 0 to %.1f, graph 1 nohead "
+                      "lc rgb '#999999' dt 3" % (t, t))
+        script.append("set label %d '%s' at %.1f, graph %.2f font ',7' "
+                      "tc rgb '#555555'" % (i + 1, label.replace("'", ""),
+                                            t + 1, 0.97 - 0.035 * (i % 8)))
+    if budget:
+        # The sum of the guests' memory against the budget, on the right axis.
+        script += ["set y2tics", "set ytics nomirror",
+                   "set y2label 'MiB (sum of actual, budget)'",
+                   "set y2range [0:%d]" % (budget * 1.25)]
+        lines.append("'%s' using 1:%d axes x1y2 with lines lw 1 lc rgb '#000000' "
+                     "title 'sum of actual (right)'" % (csv, col["sum_actual_mib"]))
+        lines.append("%d axes x1y2 with lines lc rgb '#000000' dt 4 "
+                     "title 'budget (right)'" % budget)
+    script.append("plot " + ", \\\n  ".join(lines))
+    p = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60)
+    if p.returncode != 0 or not os.path.exists(png):
+        raise RuntimeError("gnuplot failed: " + p.stdout[-1000:])
+
+
+def series(rows, guest, key, t_from=None, t_to=None):
+    out = []
+    for r in rows:
+        if t_from is not None and r["t"] < t_from:
+            continue
+        if t_to is not None and r["t"] > t_to:
+            continue
+        e = r["g"].get(guest)
+        if e and key in e:
+            out.append((r["t"], e[key]))
+    return out
+
+
+def check_ooms(run, guests):
+    for g in guests:
+        run.check(run.ooms.get(g, -1) == 0,
+                  "%s: no OOM kill (console shows %s)" % (g, run.ooms.get(g)))
+
+
+def check_budget(run, rows, budget, tolerance_mib):
+    """Sum of actual over the guests at every sample stays within the budget.
+    Every guest of a sample comes from one domstats call, so the sum is of one
+    moment; the tolerance covers KiB rounding of balloon sizes only."""
+    worst, worst_t, n = -1e9, None, 0
+    for r in rows:
+        if not all(g in r["g"] for g in run.guests):
+            continue
+        s = sum(r["g"][g]["actual"] for g in run.guests)
+        n += 1
+        if s > worst:
+            worst, worst_t = s, r["t"]
+    run.check(n > 0 and worst <= budget + tolerance_mib,
+              "sum of actual <= budget %d MiB at each of %d samples "
+              "(max %.0f MiB at t=%.0f s)" % (budget, n, worst, worst_t or 0))
+    return worst
+
+
+# ---- cases ----------------------------------------------------------------------
+
+def case_classic1(run):
+    """One guest allocates to near its maximum, three idle, then it frees.
+
+    Budget 2816 MiB = the busy guest at its 2048 MiB maximum plus three idle
+    guests at the 256 MiB floor: the busy guest gets all it needs only if the
+    idle ones give back down to the floor the guardrails allow."""
+    budget = MAX_MIB + 3 * FLOOR_MIB
+    busy, idle = run.guests[0], run.guests[1:]
+    hog_mib, rate = 1760, 30
+    run.start_daemon(budget)
+    run.sleep(6)
+    run.hog_start(busy, "busy", hog_mib, rate)
+    res = run.wait_hogs([(busy, "busy")], timeout=150)
+    state, held, target, took = res[(busy, "busy")]
+    run.sleep(10)
+    run.event("%s: memhog %s at %d MiB" % (busy, state, held))
+    t_free = run.now()
+    run.hog_stop(busy, "busy")
+    reclaimed = run.wait_until(
+        lambda: (run.last(busy, "actual") or MAX_MIB) <= 600, timeout=60)
+    t_reclaimed = run.now()
+    run.sleep(4)
+    run.finish()
+    rows = run.sampler.snapshot()
+
+    check_ooms(run, run.guests)
+    run.check(state in ("holding", "growing") and held >= hog_mib,
+              "%s: memhog reached %d MiB (state %s, %d MiB, %.0f s)" %
+              (busy, hog_mib, state, held, took))
+    peak = max((v for _, v in series(rows, busy, "actual")), default=0)
+    run.check(peak >= hog_mib + 80,
+              "%s: grew to at least %d MiB (peak %.0f MiB)" %
+              (busy, hog_mib + 80, peak))
+    for g in idle:
+        # Lowest point, judged against the floor the guardrails allow at that
+        # moment: the 256 MiB floor, or what keeps 100 MiB unused (G1).
+        pts = [(t, r["g"][g]) for r in rows for t in [r["t"]]
+               if g in r["g"] and "unused" in r["g"][g] and r["t"] <= t_free]
+        if not pts:
+            run.check(False, "%s: no samples" % g)
+            continue
+        t, e = min(pts, key=lambda p: p[1]["actual"])
+        allowed = max(FLOOR_MIB, e["actual"] - e["unused"] + GUEST_MIN_UNUSED)
+        run.check(e["actual"] <= allowed + 48,
+                  "%s: gave back to %.0f MiB at t=%.0f s (floor the guardrails "
+                  "allow there: %.0f MiB, +48 MiB slack)" %
+                  (g, e["actual"], t, allowed))
+        low = min(v for _, v in series(rows, g, "actual"))
+        run.check(low >= FLOOR_MIB - 8,
+                  "%s: never below the %d MiB floor (lowest %.0f MiB)" %
+                  (g, FLOOR_MIB, low))
+    run.check(reclaimed, "%s: memory reclaimed after the free: actual <= 600 "
+              "MiB within 60 s (%.0f MiB, after %.0f s)" %
+              (busy, run.last(busy, "actual") or -1, t_reclaimed - t_free))
+    check_budget(run, rows, budget, 4)
+
+
+def case_classic2(run):
+    """All four allocate 900 MiB under a guest budget of 4864 MiB. A lab guest
+    holding 900 MiB uses about 1015 MiB of its balloon (kernel and userspace
+    ~115 MiB), and its kernel keeps ~70 MiB of free memory out of reach
+    (MemAvailable runs that far below MemFree), so the four need about 4340
+    MiB to live; the budget leaves each ~200 MiB above that, like the
+    simulator's classic-2 scenario, but not what a policy would like to give
+    (free memory up to near the waste line), so it is reached and must hold."""
+    budget = 4864
+    hog_mib = 900
+    rates = [20, 25, 30, 35]
+    run.start_daemon(budget)
+    run.sleep(6)
+    for i, g in enumerate(run.guests):
+        run.hog_start(g, "h", hog_mib, rates[i])
+    res = run.wait_hogs([(g, "h") for g in run.guests], timeout=150)
+    run.sleep(10)
+    t_hold = run.now()
+    for g in run.guests:
+        run.hog_stop(g, "h")
+    run.sleep(20)
+    run.finish()
+    rows = run.sampler.snapshot()
+
+    check_ooms(run, run.guests)
+    for g in run.guests:
+        state, held, _, took = res[(g, "h")]
+        run.check(state in ("holding", "growing") and held >= hog_mib,
+                  "%s: memhog reached %d MiB (state %s, %d MiB, %.0f s)" %
+                  (g, hog_mib, state, held, took))
+        peak = max((v for _, v in series(rows, g, "actual")), default=0)
+        run.check(peak >= START_MIB + hog_mib - 200,
+                  "%s: grew from %d to at least %d MiB (peak %.0f MiB)" %
+                  (g, START_MIB, START_MIB + hog_mib - 200, peak))
+    worst = check_budget(run, rows, budget, 4)
+    run.check(worst >= budget - 256,
+              "the budget was tight: the guests came within 256 MiB of it "
+              "(max sum %.0f MiB)" % worst)
+    del t_hold
+
+
+def case_classic3(run):
+    """All four allocate; guests 3 and 4 stop at 512 MiB and free it, 1 and 2 go
+    on to 1400 MiB. Budget 4096 MiB: what 1 and 2 end with is more than the
+    budget could give them while 3 and 4 held their peak, so it shows that the
+    memory 3 and 4 gave back went to 1 and 2."""
+    budget = 4096
+    goers, stoppers = run.guests[:2], run.guests[2:]
+    run.start_daemon(budget)
+    run.sleep(6)
+    for g in goers:
+        run.hog_start(g, "go", 1400, 25)
+    for g in stoppers:
+        run.hog_start(g, "stop", 512, 25)
+    res_s = run.wait_hogs([(g, "stop") for g in stoppers], timeout=90)
+    run.sleep(5)
+    t_stop = run.now()
+    for g in stoppers:
+        run.hog_stop(g, "stop")
+    res_g = run.wait_hogs([(g, "go") for g in goers], timeout=150)
+    run.sleep(15)
+    run.finish()
+    rows = run.sampler.snapshot()
+
+    check_ooms(run, run.guests)
+    for g in stoppers:
+        state, held, _, took = res_s[(g, "stop")]
+        run.check(state in ("holding", "growing") and held >= 512,
+                  "%s: memhog reached 512 MiB (state %s, %d MiB, %.0f s)" %
+                  (g, state, held, took))
+    for g in goers:
+        state, held, _, took = res_g[(g, "go")]
+        run.check(state in ("holding", "growing") and held >= 1400,
+                  "%s: memhog reached 1400 MiB (state %s, %d MiB)" %
+                  (g, state, held))
+    s_peak = max((sum(r["g"][g]["actual"] for g in stoppers) for r in rows
+                  if r["t"] <= t_stop and all(g in r["g"] for g in stoppers)),
+                 default=0)
+    for g in stoppers:
+        before = max((v for _, v in series(rows, g, "actual", t_to=t_stop)),
+                     default=0)
+        after = min((v for _, v in series(rows, g, "actual", t_from=t_stop)),
+                    default=MAX_MIB)
+        run.check(before >= 512 + 80 and after <= before - 256,
+                  "%s: grew to %.0f MiB for its 512 MiB, then gave back down to "
+                  "%.0f MiB after the free (at least 256 MiB reclaimed)" %
+                  (g, before, after))
+    g_max = max((sum(r["g"][g]["actual"] for g in goers) for r in rows
+                 if r["t"] >= t_stop and all(g in r["g"] for g in goers)),
+                default=0)
+    run.check(g_max > budget - s_peak + 128,
+              "%s and %s hold %.0f MiB together, more than the %.0f MiB the "
+              "budget left them while %s and %s held their peak (%.0f MiB): "
+              "the reclaimed memory went to them" %
+              (goers[0], goers[1], g_max, budget - s_peak, stoppers[0],
+               stoppers[1], s_peak))
+    check_budget(run, rows, budget, 4)
+
+
+def libvirtd_pid():
+    try:
+        pid = int(open("/run/libvirtd.pid").read().strip())
+        if open("/proc/%d/comm" % pid).read().strip() == "libvirtd":
+            return pid
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def case_restart(run):
+    """libvirtd killed (SIGKILL) mid-run and started again; a guest without the
+    balloon driver; a guest destroyed mid-run. No budget."""
+    nb = run.prefix + "-nb-1"
+    run.extra_guests = [nb]
+    lab("up", 1, "--prefix", run.prefix + "-nb", "--max-mib", 384,
+        "--start-mib", 384, "--no-balloon-driver", "--timeout", 240, timeout=420)
+    nb_actual0 = (domstats() or {}).get(nb, {}).get("balloon.current", 0) / 1024.0
+    run.start_daemon(None)
+    run.sleep(3 * INTERVAL_S)
+
+    # A guest without the balloon driver: class unknown, no action.
+    def nb_unknown():
+        s = run.daemon.scrape()
+        return s is not None and metric(s, "memcoord_domain_class", domain=nb,
+                                        **{"class": "unknown"}) == 1
+    run.check(run.wait_until(nb_unknown, 10),
+              "%s (no balloon driver): memcoord_domain_class{class=\"unknown\"} 1"
+              % nb)
+
+    # Balancing works before the outage.
+    a = run.guests[0]
+    run.hog_start(a, "a", 700, 40)
+    res_a = run.wait_hogs([(a, "a")], timeout=90)
+
+    # A guest destroyed mid-run.
+    gone = run.guests[3]
+    run.sleep(2)
+    run.event("virsh destroy %s" % gone)
+    t_destroy = time.monotonic()
+    sh(["virsh", "-q", "-c", URI, "destroy", gone], timeout=60)
+
+    def series_gone():
+        s = run.daemon.scrape()
+        return s is not None and not any(l.get("domain") == gone for _, l, _ in s)
+    vanished = run.wait_until(series_gone, 4 * INTERVAL_S, step=0.2)
+    run.check(vanished, "%s destroyed: its series left /metrics within %d s "
+              "(after %.1f s)" % (gone, 4 * INTERVAL_S, time.monotonic() - t_destroy))
+    run.check(run.daemon.alive(), "daemon alive after %s was destroyed" % gone)
+    run.check("domain %s is gone" % gone in run.daemon.log_text(),
+              "daemon logged 'domain %s is gone'" % gone)
+
+    # libvirtd killed.
+    s = run.daemon.scrape()
+    reconnects0 = metric(s, "memcoord_libvirt_reconnects_total") if s else None
+    opens0 = metric(s, "memcoord_libvirt_calls_total", call="virConnectOpen") \
+        if s else None
+    pid = libvirtd_pid()
+    if pid is None:
+        raise SetupError("no libvirtd pid in /run/libvirtd.pid to kill")
+    log_before = len(run.daemon.log_text())
+    run.event("libvirtd killed (SIGKILL)")
+    run.libvirtd_stopped = True
+    t_kill = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+
+    def up_is(v):
+        s = run.daemon.scrape()
+        return s is not None and metric(s, "memcoord_libvirt_up") == v
+    down_seen = run.wait_until(lambda: up_is(0), 3 * INTERVAL_S, step=0.2)
+    run.check(down_seen, "memcoord_libvirt_up 0 within %d s of the kill" %
+              (3 * INTERVAL_S))
+    run.sleep(8)
+    run.check(run.daemon.alive(), "daemon alive while libvirtd is down")
+    run.check(run.daemon.scrape() is not None, "/metrics answers while libvirtd "
+              "is down")
+    outage_log = run.daemon.log_text()[log_before:]
+    run.check(re.search(r"(lost|cannot connect|sampling failed)", outage_log)
+              is not None, "daemon logged the outage: %r" %
+              " | ".join(l for l in outage_log.splitlines()
+                         if re.search("lost|cannot connect|sampling failed",
+                                      l))[:300])
+
+    run.event("lab.sh start-libvirtd")
+    lab("start-libvirtd", timeout=120)
+    t_answer = time.monotonic()
+    run.libvirtd_stopped = False
+    run.event("libvirtd answers")
+    back = run.wait_until(lambda: up_is(1), 30, step=0.1)
+    took = time.monotonic() - t_answer
+    run.check(back and took <= 2 * INTERVAL_S,
+              "memcoord_libvirt_up 1 %.1f s after libvirtd answered (at most "
+              "two intervals, %d s)" % (took, 2 * INTERVAL_S))
+    run.note("reconnect: libvirt_up 1 %.1f s after start-libvirtd returned" %
+             took)
+    s = run.daemon.scrape()
+    reconnects1 = metric(s, "memcoord_libvirt_reconnects_total") if s else None
+    opens1 = metric(s, "memcoord_libvirt_calls_total", call="virConnectOpen") \
+        if s else None
+    if opens0 is not None and opens1 is not None:
+        run.note("connect attempts during the %.0f s outage: %d" %
+                 (t_answer - t_kill, opens1 - opens0))
+    run.check(reconnects0 is not None and reconnects1 is not None and
+              reconnects1 >= reconnects0 + 1,
+              "memcoord_libvirt_reconnects_total went from %s to %s" %
+              (reconnects0, reconnects1))
+    run.check("reconnected" in run.daemon.log_text()[log_before:],
+              "daemon logged the reconnect")
+
+    # Goes on balancing: a later workload gets memory.
+    b = run.guests[1]
+    b_before = run.last(b, "actual") or 0
+    run.hog_start(b, "b", 900, 40)
+    res_b = run.wait_hogs([(b, "b")], timeout=90)
+    run.sleep(4)
+    b_peak = max((v for t, v in series(run.sampler.snapshot(), b, "actual")
+                  if t >= run.now() - 60), default=0)
+    nb_actions = None
+    s = run.daemon.scrape()
+    if s is not None:
+        nb_actions = metric(s, "memcoord_balloon_actions_total", domain=nb) or 0
+    nb_actual1 = (domstats() or {}).get(nb, {}).get("balloon.current", 0) / 1024.0
+    nb_class = metric(s, "memcoord_domain_class", domain=nb,
+                      **{"class": "unknown"}) if s else None
+    log_all = run.daemon.log_text()
+    run.finish()
+
+    check_ooms(run, run.guests)
+    st, held, _, took_a = res_a[(a, "a")]
+    run.check(st in ("holding", "growing") and held >= 700,
+              "%s: memhog reached 700 MiB before the outage (%s, %d MiB)" %
+              (a, st, held))
+    st, held, _, took_b = res_b[(b, "b")]
+    run.check(st in ("holding", "growing") and held >= 900,
+              "%s: memhog reached 900 MiB after the reconnect (%s, %d MiB, "
+              "%.0f s)" % (b, st, held, took_b))
+    run.check(b_peak >= 900 + 80 and b_peak > b_before,
+              "%s: grew from %.0f to %.0f MiB after the reconnect" %
+              (b, b_before, b_peak))
+    run.check(nb_actions == 0 and
+              not re.search(r"domain %s: \d+ MiB ->" % re.escape(nb), log_all),
+              "%s: no balloon action (counter %s, none in the log)" %
+              (nb, nb_actions))
+    run.check(abs(nb_actual1 - nb_actual0) < 1,
+              "%s: balloon untouched (%.0f MiB, then %.0f MiB)" %
+              (nb, nb_actual0, nb_actual1))
+    run.check(nb_class == 1, "%s: still class unknown at the end" % nb)
+    run.check(run.daemon.alive(), "daemon alive at the end")
+
+
+CASES = {"classic1": case_classic1, "classic2": case_classic2,
+         "classic3": case_classic3, "restart": case_restart}
+
+
+def find_bin(given):
+    if given:
+        return os.path.abspath(given)
+    for b in ("./memory_coordinator", "build/memory_coordinator"):
+        if os.access(b, os.X_OK):
+            return os.path.abspath(b)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("--policy", default="adaptive")
+    ap.add_argument("--bin")
+    ap.add_argument("--prefix", default="lt")
+    ap.add_argument("--out")
+    ap.add_argument("--keep-guests", action="store_true")
+    ap.add_argument("--no-assert", action="store_true")
+    args = ap.parse_args()
+    missing = [b for b in ("virsh", "qemu-system-x86_64", "socat", "gnuplot")
+               if not shutil.which(b)]
+    if missing:
+        print("lab_case: skipped, not installed: %s (deploy/lab/install-deps.sh)"
+              % " ".join(missing), file=sys.stderr)
+        return 77
+    if os.geteuid() != 0:
+        print("lab_case: must run as root (the lab runs libvirtd and QEMU)",
+              file=sys.stderr)
+        return 2
+    args.bin = find_bin(args.bin)
+    if not args.bin or not os.access(args.bin, os.X_OK):
+        print("lab_case: memory_coordinator not found; give --bin", file=sys.stderr)
+        return 2
+    if not re.match(r"^[A-Za-z0-9_.-]+$", args.prefix):
+        print("lab_case: bad --prefix", file=sys.stderr)
+        return 2
+    args.out = os.path.abspath(args.out or os.path.join(
+        "lab-out", "%s-%s" % (args.case, args.policy)))
+    os.makedirs(args.out, exist_ok=True)
+
+    def on_signal(signum, frame):
+        raise Stop("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    run = Run(args, args.case)
+    t_start = time.monotonic()
+    status = 0
+    try:
+        log("case %s, policy %s, guests %s-1..4, output %s" %
+            (args.case, args.policy, args.prefix, args.out))
+        run.bring_up()
+        CASES[args.case](run)
+    except (SetupError, Stop, subprocess.TimeoutExpired) as e:
+        log("ERROR: %s" % e)
+        status = 2
+    except Exception:
+        traceback.print_exc()
+        status = 2
+    finally:
+        try:
+            if status != 0 and run.sampler is not None and \
+                    not hasattr(run, "scores"):
+                run.finish()
+        except Exception as e:
+            log("writing results failed: %s" % e)
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            run.teardown()
+        except Exception as e:
+            log("teardown failed: %s" % e)
+            status = status or 2
+    if hasattr(run, "scores"):
+        log("scores: " + json.dumps(run.scores))
+    for n in run.notes:
+        log("measured: " + n)
+    log("output: %s/{timeline.csv,timeline.png,scores.json,daemon.log}" % args.out)
+    log("took %.0f s" % (time.monotonic() - t_start))
+    if status != 0:
+        log("RESULT: error (setup or run), see above")
+        return status
+    if run.failures and not args.no_assert:
+        log("RESULT: FAIL (%d): %s" % (len(run.failures), "; ".join(run.failures)))
+        return 1
+    log("RESULT: pass")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
