@@ -304,6 +304,8 @@ class Run:
         self.ooms = {}
         self.libvirtd_stopped = False
         self.extra_guests = []
+        self.shades = []          # (t_from, t_to) shaded in the plot
+        self.budget = None
 
     def now(self):
         return time.monotonic() - self.t0
@@ -465,7 +467,7 @@ class Run:
             plot(os.path.join(self.out, "timeline.csv"),
                  os.path.join(self.out, "timeline.png"),
                  self.guests + self.extra_guests,
-                 self.events, self.budget, "%s (%s policy)" %
+                 self.events, self.shades, self.budget, "%s (%s policy)" %
                  (CASE_TITLES[self.case], self.args.policy))
         except Exception as e:
             log("plot failed: %s" % e)
@@ -553,7 +555,7 @@ def compute_scores(rows, guests, ooms):
     }
 
 
-def plot(csv, png, guests, events, budget, title):
+def plot(csv, png, guests, events, shades, budget, title):
     if not shutil.which("gnuplot"):
         raise RuntimeError("gnuplot not installed")
     with open(csv) as f:
@@ -585,6 +587,10 @@ def plot(csv, png, guests, events, budget, title):
         script.append("set label %d '%s' at %.1f, graph %.2f font ',7' "
                       "tc rgb '#555555'" % (i + 1, label.replace("'", ""),
                                             t + 1, 0.97 - 0.035 * (i % 8)))
+    for t_from, t_to in shades:
+        script.append("set object rect from %.1f, graph 0 to %.1f, graph 1 "
+                      "behind fc rgb '#f2dede' fs solid 1.0 noborder" %
+                      (t_from, t_to))
     if budget:
         # The sum of the guests' memory against the budget, on the right axis.
         script += ["set y2tics", "set ytics nomirror",
@@ -885,6 +891,7 @@ def case_restart(run):
     t_answer = time.monotonic()
     run.libvirtd_stopped = False
     run.event("libvirtd answers")
+    run.shades.append((t_kill - run.t0, t_answer - run.t0))
     back = run.wait_until(lambda: up_is(1), 30, step=0.1)
     took = time.monotonic() - t_answer
     run.check(back and took <= 2 * INTERVAL_S,
