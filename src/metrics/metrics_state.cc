@@ -361,14 +361,13 @@ std::vector<MetricFamily> BuildFamilies(const TickView& view) {
   return out;
 }
 
-std::string RenderText(const TickView& view, size_t size_hint) {
+std::string RenderText(const TickView& view, std::string buffer) {
   // One family at a time: the families of 1,000 guests hold ~20,000 label
   // vectors; building them all before serialising would keep every one of
   // them alive at once and walk memory twice.
-  std::string buffer;
-  // The stream writes into the string's whole capacity: reserving the last
-  // tick's size spares the copies of growing a megabyte by doubling.
-  buffer.reserve(size_hint + size_hint / 8);
+  buffer.clear();
+  // The stream writes into the string's whole capacity: a buffer as large
+  // as the last tick's text spares growing a megabyte by doubling.
   std::ostringstream out(std::move(buffer));
   const prometheus::TextSerializer serializer;
   std::vector<MetricFamily> one(1);

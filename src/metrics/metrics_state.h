@@ -109,9 +109,10 @@ struct TickView {
 std::vector<prometheus::MetricFamily> BuildFamilies(const TickView& view);
 
 // The text exposition format (0.0.4) of BuildFamilies(view), serialised by
-// prometheus-cpp's TextSerializer one family at a time. `size_hint`: the
-// expected size in bytes (the last rendering's), to allocate once.
-std::string RenderText(const TickView& view, size_t size_hint = 0);
+// prometheus-cpp's TextSerializer one family at a time, into `buffer`'s
+// memory (its contents are dropped; pass the last text to reuse its
+// capacity).
+std::string RenderText(const TickView& view, std::string buffer = {});
 
 class MetricsState {
  public:
