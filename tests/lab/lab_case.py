@@ -1040,7 +1040,11 @@ def main():
     if status != 0:
         log("RESULT: error (setup or run), see above")
         return status
-    if run.failures and not args.no_assert:
+    if run.failures and args.no_assert:
+        log("RESULT: measured (--no-assert; %d checks would fail: %s)" %
+            (len(run.failures), "; ".join(run.failures)))
+        return 0
+    if run.failures:
         log("RESULT: FAIL (%d): %s" % (len(run.failures), "; ".join(run.failures)))
         return 1
     log("RESULT: pass")
