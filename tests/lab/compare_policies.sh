@@ -9,10 +9,12 @@
 #   waste_mib   mean over time of the sum over guests of max(0, unused - 300 MiB)
 #   actions     balloon commands sent (memcoord_balloon_actions_total)
 #   moved_mib   memory moved by them (memcoord_balloon_moved_bytes_total)
+#   duration_s  length of the run scored (a run whose workloads were OOM-killed
+#               ends sooner: it does not wait for them to reach their targets)
 # measured from the per-second samples of each run. Each run also leaves its
 # timeline.csv, timeline.png and daemon.log in OUT/CASE-POLICY/.
 #
-# About 20 minutes on 2 cores (six runs of 2 to 3 minutes, one bring-up), so
+# About 10 minutes on 2 cores (six runs of 1 to 2 minutes and one bring-up), so
 # it is not a CTest test.
 #
 # Usage (root): compare_policies.sh [--policies "seed adaptive"] [--cases
@@ -89,7 +91,7 @@ echo "== lab scores ($((SECONDS - t0)) s; $(nproc) cores; command: $0 --policies
 python3 - "$out" "$policies" "$cases" <<'EOF'
 import json, os, sys
 out, policies, cases = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-cols = ["oom_kills", "pressure_s", "waste_mib", "actions", "moved_mib"]
+cols = ["oom_kills", "pressure_s", "waste_mib", "actions", "moved_mib", "duration_s"]
 print("| case | policy | " + " | ".join(cols) + " |")
 print("|---|---|" + "---:|" * len(cols))
 for c in cases:
