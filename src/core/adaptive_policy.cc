@@ -51,6 +51,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "memcoord/policy.h"
@@ -109,6 +111,7 @@ struct Memory {
   // Free memory when the last grow was sent, for "starving harder".
   std::optional<int64_t> free_at_command_kib;
   std::optional<int64_t> last_grow_tick;
+  uint64_t seen = 0;  // the Remember() call that last saw the guest
 };
 
 // Growth classes, most urgent first.
@@ -339,6 +342,12 @@ class AdaptivePolicy : public Policy {
       std::sort(idle.begin(), idle.end(), [](const Idle& a, const Idle& b) {
         return a.unused_kib - a.keep_kib > b.unused_kib - b.keep_kib;
       });
+      // A guest has at most one shrink so far (a ceiling or a reclaim).
+      std::unordered_map<std::string_view, size_t> shrink_of;
+      shrink_of.reserve(shrinks.size());
+      for (size_t k = 0; k < shrinks.size(); ++k) {
+        shrink_of.emplace(shrinks[k].domain, k);
+      }
       int64_t freed = 0;
       for (const Idle& i : idle) {
         if (freed >= shortfall) break;
@@ -346,14 +355,12 @@ class AdaptivePolicy : public Policy {
         const int64_t target = std::max(
             g.actual_kib - (i.unused_kib - i.keep_kib), g.limits.floor_kib);
         if (g.actual_kib - target < kMinStepKib) continue;
-        bool merged = false;
-        for (Action& a : shrinks) {
-          if (a.domain != g.name) continue;
+        auto merged = shrink_of.find(g.name);
+        if (merged != shrink_of.end()) {
+          Action& a = shrinks[merged->second];
           a.target_kib = std::min(a.target_kib, target);
           a.reason = Reason::kHostPressure;
-          merged = true;
-        }
-        if (!merged) {
+        } else {
           shrinks.push_back(
               {g.name, g.actual_kib, target, Reason::kHostPressure});
         }
@@ -374,11 +381,14 @@ class AdaptivePolicy : public Policy {
  private:
   // Appends this snapshot's stats to each guest's history and forgets guests
   // that are gone.
+  // Updated in place: rebuilding the map moved every guest's deque, which
+  // allocates, on every tick.
   void Remember(const Snapshot& snapshot) {
-    std::map<std::string, Memory> kept;
+    ++remembered_;
     for (const GuestSample& g : snapshot.guests) {
-      auto it = memory_.find(g.name);
-      Memory m = it != memory_.end() ? std::move(it->second) : Memory();
+      Memory& m = memory_[g.name];
+      if (m.seen == remembered_) continue;  // a repeated name: the first counts
+      m.seen = remembered_;
       if (g.has_stats()) {
         const double t = g.stats_time_s.value_or(snapshot.time_s);
         const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
@@ -397,9 +407,10 @@ class AdaptivePolicy : public Policy {
         m.points.clear();
         m.above_waste = 0;
       }
-      kept.emplace(g.name, std::move(m));
     }
-    memory_ = std::move(kept);
+    std::erase_if(memory_, [this](const auto& entry) {
+      return entry.second.seen != remembered_;
+    });
   }
 
   // A balloon that moved the whole time between two samples shows its
@@ -507,7 +518,8 @@ class AdaptivePolicy : public Policy {
 
   PolicyParams params_;
   int64_t tick_ = 0;
-  std::map<std::string, Memory> memory_;
+  std::unordered_map<std::string, Memory> memory_;
+  uint64_t remembered_ = 0;
 };
 
 }  // namespace

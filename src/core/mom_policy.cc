@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "memcoord/policy.h"
 #include "policies.h"
@@ -92,22 +93,25 @@ class MomPolicy : public Policy {
   void Remember(const Snapshot& snapshot) {
     const HostSample& h = snapshot.host;
     PushBounded(host_free_, h.free_kib + h.buffers_kib + h.cached_kib);
-    std::map<std::string, std::deque<GuestStats>> kept;
+    // Updated in place: rebuilding the map moved every guest's deque, which
+    // allocates, on every tick.
+    ++remembered_;
     for (const GuestSample& g : snapshot.guests) {
-      auto it = guests_.find(g.name);
-      std::deque<GuestStats> window;
-      if (it != guests_.end()) window = std::move(it->second);
-      if (g.has_stats()) PushBounded(window, {g.actual_kib, *g.unused_kib});
-      // A guest that is gone takes its history with it; one that comes back
-      // under the same name starts afresh.
-      kept.emplace(g.name, std::move(window));
+      Window& w = guests_[g.name];
+      if (w.seen == remembered_) continue;  // a repeated name: the first counts
+      w.seen = remembered_;
+      if (g.has_stats()) PushBounded(w.stats, {g.actual_kib, *g.unused_kib});
     }
-    guests_ = std::move(kept);
+    // A guest that is gone takes its history with it; one that comes back
+    // under the same name starts afresh.
+    std::erase_if(guests_, [this](const auto& entry) {
+      return entry.second.seen != remembered_;
+    });
   }
 
   // avg(actual) - avg(unused) over the guest's window: what it uses.
   double UsedAverage(const std::string& name) const {
-    const std::deque<GuestStats>& w = guests_.at(name);
+    const std::deque<GuestStats>& w = guests_.at(name).stats;
     double actual = 0, unused = 0;
     for (const GuestStats& s : w) {
       actual += static_cast<double>(s.actual_kib);
@@ -117,7 +121,12 @@ class MomPolicy : public Policy {
   }
 
   std::deque<int64_t> host_free_;
-  std::map<std::string, std::deque<GuestStats>> guests_;
+  struct Window {
+    std::deque<GuestStats> stats;
+    uint64_t seen = 0;  // the Remember() call that last saw the guest
+  };
+  std::unordered_map<std::string, Window> guests_;
+  uint64_t remembered_ = 0;
 };
 
 }  // namespace
