@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -144,11 +146,15 @@ struct SimHypervisor::Impl {
 
   double Now() const { return static_cast<double>(steps) * step_s; }
 
+  // Guest names are unique (ValidateScenario); the index is built once by
+  // Init() so that SetTarget() does not scan every guest.
+  std::unordered_map<std::string_view, size_t> by_name;
+
   Guest* FindRunning(const std::string& name) {
-    for (Guest& g : guests) {
-      if (g.running && g.spec->name == name) return &g;
-    }
-    return nullptr;
+    auto it = by_name.find(name);
+    if (it == by_name.end()) return nullptr;
+    Guest& g = guests[it->second];
+    return g.running ? &g : nullptr;
   }
 
   double HostFreeMib() const {
@@ -164,6 +170,7 @@ struct SimHypervisor::Impl {
     for (size_t i = 0; i < scenario.guests.size(); ++i) {
       const ScenarioGuest& spec = scenario.guests[i];
       guests[i].spec = &spec;
+      by_name.emplace(spec.name, i);
       // A guest that is told to start later, by at_s or by a start op that
       // comes before any destroy, does not exist until then.
       bool absent = spec.at_s.has_value() && *spec.at_s > kTimeEps;
