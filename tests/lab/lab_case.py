@@ -735,9 +735,11 @@ def case_classic2(run):
                   "%s: memhog reached %d MiB (state %s, %d MiB, %.0f s)" %
                   (g, hog_mib, state, held, took))
         peak = max((v for _, v in series(rows, g, "actual")), default=0)
-        run.check(peak >= START_MIB + hog_mib - 200,
-                  "%s: grew from %d to at least %d MiB (peak %.0f MiB)" %
-                  (g, START_MIB, START_MIB + hog_mib - 200, peak))
+        # Holding the workload takes it plus the guest's own ~115 MiB.
+        run.check(peak >= hog_mib + 100,
+                  "%s: grew from %d MiB to hold its %d MiB workload: at least "
+                  "%d MiB (peak %.0f MiB)" %
+                  (g, START_MIB, hog_mib, hog_mib + 100, peak))
     worst = check_budget(run, rows, budget, 4)
     run.check(worst >= budget - 256,
               "the budget was tight: the guests came within 256 MiB of it "
