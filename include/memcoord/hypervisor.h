@@ -9,8 +9,10 @@
 #define MEMCOORD_HYPERVISOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "memcoord/model.h"
 #include "memcoord/status.h"
@@ -33,6 +35,12 @@ class Hypervisor {
   // kNotFound if the guest vanished, kUnavailable if disconnected.
   virtual Status SetTarget(const std::string& domain, int64_t target_kib) = 0;
   virtual HypervisorHealth Health() const = 0;
+  // Which guests the daemon manages (config domains.include/exclude). A
+  // hypervisor must not spend calls on the others (metadata, stats period)
+  // and may leave them out of Sample(). Empty: every guest. Called between
+  // ticks from the controller's thread.
+  using DomainFilter = std::function<bool(std::string_view domain)>;
+  virtual void SetDomainFilter(DomainFilter filter) { (void)filter; }
 };
 
 }  // namespace memcoord

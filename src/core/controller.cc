@@ -74,6 +74,10 @@ Status Controller::Configure(const Config& config) {
     policy_ = std::move(policy.value());
   }
   config_ = config;
+  // The filter holds its own copy of the configuration: the hypervisor may
+  // outlive this one.
+  hypervisor_->SetDomainFilter(
+      [config](std::string_view name) { return config.Includes(name); });
   return Status::Ok();
 }
 

@@ -226,6 +226,11 @@ class LibvirtHypervisor::Impl {
 
   const std::string& uri() const { return uri_; }
 
+  void SetDomainFilter(Hypervisor::DomainFilter filter) {
+    std::lock_guard<std::mutex> lock(mu_);
+    filter_ = std::move(filter);
+  }
+
   Result<Snapshot> Sample() {
     std::lock_guard<std::mutex> lock(mu_);
     const double now = clock_->NowSeconds();
@@ -251,6 +256,8 @@ class LibvirtHypervisor::Impl {
       const char* cname = virDomainGetName(rec->dom);
       if (cname == nullptr) continue;
       std::string name = cname;
+      // Excluded guests are not ours: no metadata read, no stats period set.
+      if (filter_ && !filter_(name)) continue;
       seen.insert(name);
       std::optional<GuestSample> g = SampleGuest(name, rec);
       if (g) snap.guests.push_back(std::move(*g));
@@ -688,6 +695,7 @@ class LibvirtHypervisor::Impl {
                              std::to_string(options_.stats_period_s) + " s");
   }
 
+  Hypervisor::DomainFilter filter_;  // guarded by mu_
   const std::string uri_;
   const Clock* const clock_;
   Logger* const logger_;
@@ -741,6 +749,10 @@ Status LibvirtHypervisor::SetTarget(const std::string& domain,
 }
 
 HypervisorHealth LibvirtHypervisor::Health() const { return impl_->Health(); }
+
+void LibvirtHypervisor::SetDomainFilter(DomainFilter filter) {
+  impl_->SetDomainFilter(std::move(filter));
+}
 
 const std::string& LibvirtHypervisor::uri() const { return impl_->uri(); }
 

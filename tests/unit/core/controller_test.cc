@@ -125,6 +125,10 @@ TEST_F(ControllerTest, ExcludedGuestsAreInvisibleAndOverridesApply) {
   EXPECT_EQ(r.snapshot.guests[0].limits.floor_kib, MibToKib(1100));
   ASSERT_EQ(hv_.sets.size(), 1u);
   EXPECT_EQ(hv_.sets[0].first, "a");
+  // The hypervisor is told, so it spends no calls on excluded guests.
+  ASSERT_TRUE(hv_.filter);
+  EXPECT_FALSE(hv_.filter("skip-7"));
+  EXPECT_TRUE(hv_.filter("a"));
 }
 
 TEST_F(ControllerTest, StaleStatsGetNoActionAndAreCounted) {

@@ -61,12 +61,14 @@ class FakeHypervisor : public Hypervisor {
     return Status::Ok();
   }
   HypervisorHealth Health() const override { return {}; }
+  void SetDomainFilter(DomainFilter f) override { filter = std::move(f); }
 
   Snapshot snapshot;
   Status sample_status;
   std::map<std::string, Status> set_errors;
   std::vector<std::pair<std::string, int64_t>> sets;
   int samples = 0;
+  DomainFilter filter;
 };
 
 }  // namespace memcoord::testing
