@@ -5,6 +5,7 @@
 //
 // Exit codes: 0 success, 1 a runtime failure at start (e.g. the listen port is
 // taken), 2 bad arguments, configuration or scenario.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -171,6 +172,9 @@ int RunDaemon(const std::optional<std::string>& config_path,
     return 0;
   }
   SignalThread::BlockSignals();
+  // glibc gives every HTTP thread its own malloc arena and keeps what it
+  // frees; two arenas hold resident memory at a fraction for the same work.
+  mallopt(M_ARENA_MAX, 2);
   SystemClock clock;
   SpdlogLogger logger(*ParseLogLevel(config->log.level));
   logger.Log(LogLevel::kInfo,
