@@ -19,6 +19,7 @@
 
 #include "basic_auth.h"
 #include "metrics_state.h"
+#include "thread_priority.h"
 #include "tls_front.h"
 
 namespace memcoord {
@@ -356,6 +357,10 @@ Status PrometheusMetrics::Impl::StartServer() {
   // CivetWeb writes its own diagnostics to stderr unless told otherwise; the
   // error text comes back through mg_error_data instead.
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+  callbacks.init_thread = [](const mg_context*, int) -> void* {
+    metrics_internal::DeprioritizeThisThread();
+    return nullptr;
+  };
 
   mg_init_data init;
   std::memset(&init, 0, sizeof(init));

@@ -24,6 +24,8 @@
 #include <mutex>
 #include <system_error>
 
+#include "thread_priority.h"
+
 namespace memcoord::metrics_internal {
 namespace {
 
@@ -282,6 +284,7 @@ void TlsFront::AcceptLoop() {
     try {
       entry = &conns.entries.emplace_back();
       entry->thread = std::thread([this, fd, entry] {
+        metrics_internal::DeprioritizeThisThread();
         Serve(fd);
         entry->done.store(true);
         const uint64_t one = 1;

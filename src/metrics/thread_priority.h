@@ -1,0 +1,17 @@
+// Serving threads run at a lower CPU priority than the control loop, so that
+// a storm of scrapes slows the scrapes, not the ticks that move balloons.
+#ifndef MEMCOORD_SRC_METRICS_THREAD_PRIORITY_H_
+#define MEMCOORD_SRC_METRICS_THREAD_PRIORITY_H_
+
+namespace memcoord::metrics_internal {
+
+// Nice value added to each HTTP and TLS thread (Linux: per thread).
+inline constexpr int kServingThreadNice = 10;
+
+// Lowers the calling thread's priority by kServingThreadNice. Best effort:
+// a failure leaves the thread as it was.
+void DeprioritizeThisThread();
+
+}  // namespace memcoord::metrics_internal
+
+#endif  // MEMCOORD_SRC_METRICS_THREAD_PRIORITY_H_
