@@ -38,8 +38,11 @@
 namespace memcoord::metrics_internal {
 
 // Upper bounds of memcoord_cycle_duration_seconds, seconds (+Inf implied).
-inline constexpr std::array<double, 13> kCycleBuckets = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+// From 100 us: a simulated or small host ticks in well under a millisecond,
+// and a tail that doubles must show up as a different bucket.
+inline constexpr std::array<double, 16> kCycleBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,    5,     10};
 
 // Reason values, for the per-guest action counters (Reason::kCeiling is the
 // last one).
