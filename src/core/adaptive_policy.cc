@@ -343,6 +343,9 @@ class AdaptivePolicy : public Policy {
         return a.unused_kib - a.keep_kib > b.unused_kib - b.keep_kib;
       });
       // A guest has at most one shrink so far (a ceiling or a reclaim).
+      // The keys view the names inside `shrinks`: the loop below appends at
+      // most one shrink per idle guest, and must never reallocate under them.
+      shrinks.reserve(shrinks.size() + idle.size());
       std::unordered_map<std::string_view, size_t> shrink_of;
       shrink_of.reserve(shrinks.size());
       for (size_t k = 0; k < shrinks.size(); ++k) {
