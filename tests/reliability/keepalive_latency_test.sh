@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Scrapes that reuse a connection (as Prometheus does) answer as fast as the
+# first one. With Nagle's algorithm on the daemon's socket, a response
+# written as headers then body waits for the client's delayed ACK before its
+# last segment leaves: ~40 ms per keep-alive scrape of a small page, and ~90
+# requests/s for four HTTP threads. Fails when the median of scrapes 2-6 on
+# one connection takes more than 20 ms.
+# Usage: keepalive_latency_test.sh BINARY SCENARIO
+set -uo pipefail
+bin=$1
+scenario=$2
+tmp=$(mktemp -d)
+pid=
+cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port/metrics"
+"$bin" --connect "sim:$scenario" --interval 0.5 --listen "127.0.0.1:$port" --log-level warn \
+  >"$tmp/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
+args=()
+for _ in $(seq 6); do args+=(-o /dev/null "$url"); done
+times=$(curl -sf -w '%{time_total}\n' "${args[@]}")
+echo "scrape times on one connection (s):" $times
+python3 - $times <<'PY'
+import statistics, sys
+t = [float(x) for x in sys.argv[1:]]
+if len(t) != 6:
+    sys.exit(f"FAIL expected 6 scrapes, got {len(t)}")
+median = statistics.median(t[1:])
+print(f"first {t[0]*1000:.1f} ms, keep-alive median {median*1000:.1f} ms")
+if median > 0.020:
+    sys.exit("FAIL keep-alive scrapes take more than 20 ms: Nagle's algorithm delays the "
+             "last segment of each response (CivetWeb option tcp_nodelay)")
+PY
