@@ -111,6 +111,8 @@ struct Memory {
   // Free memory when the last grow was sent, for "starving harder".
   std::optional<int64_t> free_at_command_kib;
   std::optional<int64_t> last_grow_tick;
+  // When host pressure last squeezed the guest.
+  std::optional<int64_t> last_squeeze_tick;
   uint64_t seen = 0;  // the Remember() call that last saw the guest
 };
 
@@ -193,6 +195,12 @@ class AdaptivePolicy : public Policy {
       Memory& m = memory_[g.name];
       const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
       const int64_t unused = *g.unused_kib;
+      // What can be taken without starving the guest: a kernel keeps part
+      // of its free memory in reserve, so usable may read below unused, and
+      // what a shrink may take is judged on the same signal that judges
+      // starvation (else a shrink makes the guest look starved, and it is
+      // grown back the next tick).
+      const int64_t spare = std::min(unused, free);
       const int64_t actual = g.actual_kib;
       const double actual_d = static_cast<double>(actual);
       const int64_t floor = g.limits.floor_kib;
@@ -253,7 +261,15 @@ class AdaptivePolicy : public Policy {
       // moves it outruns the guest.
       const bool predicted =
           rising && free_after - s_up * interval < static_cast<double>(line);
-      if ((starved || predicted) && from < ceiling) {
+      // A guest squeezed for the host lately stays squeezed while its
+      // demand is flat and it does not fault: regrowing it would take back
+      // what a needier guest was just given. Its free memory may read low
+      // (a kernel keeps part of MemFree out of MemAvailable), but nothing
+      // in it is asking for more.
+      const bool squeezed = m.last_squeeze_tick &&
+                            tick_ - *m.last_squeeze_tick <= kRecentTicks &&
+                            !rising && !faulting;
+      if ((starved || predicted) && from < ceiling && !squeezed) {
         const bool harder =
             !m.free_at_command_kib || free < *m.free_at_command_kib;
         if (!moving || (starved && harder)) {
@@ -282,13 +298,18 @@ class AdaptivePolicy : public Policy {
         }
         continue;
       }
-      if (moving || rising || starved) continue;
+      // A squeezed guest may be squeezed further (one step takes at most
+      // half of its spare).
+      if (moving || rising || (starved && !squeezed)) continue;
 
       // Reclaim. A guest that was just given memory must show for longer
       // that it does not need it: its workload may only have paused.
       const bool recently_grown =
           m.last_grow_tick && tick_ - *m.last_grow_tick <= kRecentTicks;
       const int64_t hard_keep = critical + kSqueezeMarginKib;
+      // The squeeze goes as far as the guardrails let a shrink go (G1 is
+      // judged on unused): it only happens while another guest's urgent
+      // need is unmet or the host is under its reserve.
       if (unused > hard_keep && !recently_grown) {
         idle.push_back({&g, unused, hard_keep});
       }
@@ -300,7 +321,7 @@ class AdaptivePolicy : public Policy {
         const int64_t keep =
             line +
             static_cast<int64_t>(kKeepFraction * static_cast<double>(band));
-        const int64_t target = std::max(actual - (unused - keep), floor);
+        const int64_t target = std::max(actual - (spare - keep), floor);
         if (actual - target >= min_step) {
           shrinks.push_back({g.name, actual, target, Reason::kReclaim});
         }
@@ -359,6 +380,7 @@ class AdaptivePolicy : public Policy {
             g.actual_kib - (i.unused_kib - i.keep_kib), g.limits.floor_kib);
         if (g.actual_kib - target < kMinStepKib) continue;
         auto merged = shrink_of.find(g.name);
+        memory_[g.name].last_squeeze_tick = tick_;
         if (merged != shrink_of.end()) {
           Action& a = shrinks[merged->second];
           a.target_kib = std::min(a.target_kib, target);
