@@ -260,3 +260,49 @@ TEST(AdaptivePolicyTest, ForgetsAGuestThatLeaves) {
 
 }  // namespace
 }  // namespace memcoord
+
+namespace memcoord {
+namespace {
+
+// A guest whose kernel keeps part of MemFree out of MemAvailable.
+GuestSample Reserved(const std::string& name, double actual, double unused,
+                     double usable, double t) {
+  GuestSample g = Guest(name, actual, unused, 2048, t);
+  g.usable_kib = MibToKib(usable);
+  return g;
+}
+
+TEST(AdaptivePolicyTest, SqueezedIdleGuestIsNotGrownBackWhileFlat) {
+  auto p = NewAdaptive();
+  // "busy" is critical and the host has nothing to give: the idle guest is
+  // squeezed toward what the guardrails allow.
+  Plan plan;
+  for (int t = 0; t < 3; ++t) {
+    plan = p->Decide(At(t, {G("busy", 1024, 40, t),
+                            Reserved("idle", 600, 480, 410, t)},
+                        /*host_free_mib=*/200));
+  }
+  const Action* squeeze = plan.Find("idle");
+  ASSERT_NE(squeeze, nullptr);
+  EXPECT_FALSE(squeeze->grow());
+  EXPECT_EQ(squeeze->reason, Reason::kHostPressure);
+  // Squeezed, its usable memory reads below its critical line (the kernel's
+  // reserve), but its demand is flat and it does not fault: not regrown.
+  for (int t = 3; t < 6; ++t) {
+    plan = p->Decide(At(t, {G("busy", 1500, 300, t),
+                            Reserved("idle", 260, 140, 70, t)},
+                        /*host_free_mib=*/2000));
+    const Action* idle = plan.Find("idle");
+    EXPECT_TRUE(idle == nullptr || !idle->grow()) << "t=" << t;
+  }
+  // Once its workload moves again it is served like any guest.
+  plan = p->Decide(At(6, {G("busy", 1500, 300, 6),
+                          Reserved("idle", 260, 60, 10, 6)},
+                      /*host_free_mib=*/2000));
+  const Action* grown = plan.Find("idle");
+  ASSERT_NE(grown, nullptr);
+  EXPECT_TRUE(grown->grow());
+}
+
+}  // namespace
+}  // namespace memcoord
