@@ -39,7 +39,7 @@ struct Config {
     int64_t guest_min_unused_mib = 100;       // G1
     int64_t host_min_free_mib = 200;          // G2
     double max_release_fraction = 0.5;       // G3
-    std::optional<double> stale_after_s;     // G5; unset: 3 x interval
+    std::optional<double> stale_after_s;     // G5; unset: see stale_after_s()
   } guardrails;
 
   struct Host {
@@ -63,8 +63,13 @@ struct Config {
     std::string level = "info";
   } log;
 
+  // Three intervals, but never less than three stats periods (guests
+  // report once a second): a fast loop must not call every guest stale
+  // between two reports.
+  static constexpr double kMinStaleAfterS = 3;
   double stale_after_s() const {
-    return guardrails.stale_after_s.value_or(3 * interval_s);
+    return guardrails.stale_after_s.value_or(
+        3 * interval_s > kMinStaleAfterS ? 3 * interval_s : kMinStaleAfterS);
   }
   // True when the domain passes include and exclude.
   bool Includes(std::string_view domain) const;

@@ -498,7 +498,7 @@ std::string DumpConfig(const Config& c) {
        FormatNumber(c.guardrails.max_release_fraction) + "\n";
   o += "  stale_after_s: " + OrNull(c.guardrails.stale_after_s);
   if (!c.guardrails.stale_after_s) {
-    o += "  # 3 x interval_s = " + FormatNumber(c.stale_after_s());
+    o += "  # 3 x interval_s, at least 3 s = " + FormatNumber(c.stale_after_s());
   }
   o += "\n";
   o += "host:\n";

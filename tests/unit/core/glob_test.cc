@@ -70,3 +70,18 @@ TEST(ConfigTest, ValidateChecksRelations) {
 
 }  // namespace
 }  // namespace memcoord
+
+namespace memcoord {
+namespace {
+
+TEST(ConfigTest, StaleAfterIsThreeIntervalsButNeverBelowThreeSeconds) {
+  Config c;
+  EXPECT_EQ(c.stale_after_s(), 6);  // interval 2
+  c.interval_s = 0.25;
+  EXPECT_EQ(c.stale_after_s(), 3);  // stats come once a second
+  c.guardrails.stale_after_s = 1;
+  EXPECT_EQ(c.stale_after_s(), 1);  // what the operator says
+}
+
+}  // namespace
+}  // namespace memcoord
