@@ -298,6 +298,17 @@ class AdaptivePolicy : public Policy {
         }
         continue;
       }
+      // A guest whose demand rises but whose free memory lasts well past the
+      // next decision may lend the excess to a guest that is about to be
+      // OOM-killed: only while urgent needs go unmet (the squeeze below).
+      if (rising && !moving && !starved) {
+        const double keep_free = static_cast<double>(line + kSqueezeMarginKib) +
+                                 2.0 * s_up * interval;
+        const int64_t excess =
+            free - static_cast<int64_t>(std::ceil(keep_free));
+        if (excess >= min_step) idle.push_back({&g, unused, unused - excess});
+        continue;
+      }
       // A squeezed guest may be squeezed further (one step takes at most
       // half of its spare).
       if (moving || rising || (starved && !squeezed)) continue;

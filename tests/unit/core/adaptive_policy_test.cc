@@ -306,3 +306,31 @@ TEST(AdaptivePolicyTest, SqueezedIdleGuestIsNotGrownBackWhileFlat) {
 
 }  // namespace
 }  // namespace memcoord
+
+namespace memcoord {
+namespace {
+
+TEST(AdaptivePolicyTest, RisingGuestWithAmpleFreeLendsToAGuestAboutToStarve) {
+  auto p = NewAdaptive();
+  // Under a budget with nothing left, "slow" is critical; "fast" grows and
+  // allocates but holds 600 MiB free, far more than it needs until its next
+  // decision. Its excess goes, before "slow" is OOM-killed.
+  Plan plan;
+  for (int t = 0; t < 4; ++t) {
+    Snapshot s = At(t, {G("slow", 1000, 40, t),
+                        G("fast", 1600 + 20 * t, 600 - 20 * t, t)});
+    s.guest_budget_kib = MibToKib(1000 + 1600 + 20 * t);
+    plan = p->Decide(s);
+  }
+  const Action* lend = plan.Find("fast");
+  ASSERT_NE(lend, nullptr);
+  EXPECT_FALSE(lend->grow());
+  EXPECT_EQ(lend->reason, Reason::kHostPressure);
+  // Its demand (actual - free) rises 40 MiB/s. It keeps its line, its
+  // margin and two intervals of that: 150 + 16 + 2 * 40 = 246 MiB of its
+  // 540 MiB free.
+  EXPECT_EQ(lend->target_kib, MibToKib(1660 - (540 - 246)));
+}
+
+}  // namespace
+}  // namespace memcoord
