@@ -449,18 +449,9 @@ Result<Config> ParseConfig(std::string_view yaml_text,
                            std::string_view file_name) {
   Checker ck(file_name);
   Config cfg;
-  try {
-    if (std::optional<YAML::Node> doc =
-            yamlcheck::ParseDocument(ck, yaml_text)) {
-      ReadConfig(ck, *doc, &cfg);
-    }
-  } catch (const YAML::Exception& e) {
-    // Not expected past parsing; kept so that no input can escape as an
-    // exception.
-    Pos pos;
-    if (e.mark.line >= 0) pos = Pos{e.mark.line + 1, e.mark.column + 1};
-    ck.Error(pos, "", e.msg);
-  }
+  yamlcheck::ReadDocument(ck, yaml_text, [&](const YAML::Node& doc) {
+    ReadConfig(ck, doc, &cfg);
+  });
   if (!ck.ok()) return ck.ToStatus();
   // The loader's own checks cover Validate(); this guards against the two
   // drifting apart.

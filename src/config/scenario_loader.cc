@@ -463,16 +463,9 @@ Result<Scenario> ParseScenario(std::string_view yaml_text,
   Scenario sc;
   sc.file = std::string(file_name);
   sc.name = BaseName(file_name);
-  try {
-    if (std::optional<YAML::Node> doc =
-            yamlcheck::ParseDocument(ck, yaml_text)) {
-      ReadScenario(ck, *doc, &sc);
-    }
-  } catch (const YAML::Exception& e) {
-    Pos pos;
-    if (e.mark.line >= 0) pos = Pos{e.mark.line + 1, e.mark.column + 1};
-    ck.Error(pos, "", e.msg);
-  }
+  yamlcheck::ReadDocument(ck, yaml_text, [&](const YAML::Node& doc) {
+    ReadScenario(ck, doc, &sc);
+  });
   if (!ck.ok()) return ck.ToStatus();
   // The located checks above cover the core's; this keeps the two honest.
   Status st = ValidateScenario(sc);

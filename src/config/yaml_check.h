@@ -58,6 +58,20 @@ Result<std::string> ReadFile(const std::string& path);
 // and nullopt after recording a syntax error or a second document.
 std::optional<YAML::Node> ParseDocument(Checker& ck, std::string_view text);
 
+// Parses one document and hands it to `read(const YAML::Node&)`; anything
+// yaml-cpp throws on the way is recorded as a located error, so no input can
+// escape as an exception. `read` is not called after a syntax error.
+template <typename Read>
+void ReadDocument(Checker& ck, std::string_view text, Read&& read) {
+  try {
+    if (std::optional<YAML::Node> doc = ParseDocument(ck, text)) read(*doc);
+  } catch (const YAML::Exception& e) {
+    Pos pos;
+    if (e.mark.line >= 0) pos = Pos{e.mark.line + 1, e.mark.column + 1};
+    ck.Error(pos, "", e.msg);
+  }
+}
+
 // "'abc'", "the string \"150\"", "null", "a list", "a mapping": how an
 // error message shows a value it did not accept.
 std::string Describe(const YAML::Node& node);
