@@ -23,6 +23,8 @@
 #include "memcoord/scenario.h"
 #include "memcoord/simulator.h"
 
+#include "../sim/fixtures.h"
+
 namespace memcoord {
 namespace {
 
@@ -102,30 +104,7 @@ class LibvirtShaped : public Hypervisor {
   SimHypervisor* sim_;
 };
 
-Scenario BusyAndIdle() {
-  Scenario s;
-  s.name = "adapter-faults";
-  s.duration_s = 600;
-  s.interval_s = 1;
-  s.host_total_mib = 8192;
-  s.host_used_mib = 512;
-  ScenarioGuest busy;
-  busy.name = "busy";
-  busy.max_mib = 4096;
-  busy.start_mib = 1024;
-  WorkloadOp alloc;
-  alloc.at_s = 1;
-  alloc.kind = WorkloadOp::Kind::kAlloc;
-  alloc.mib = 3000;
-  alloc.rate_mib_s = 40;
-  busy.workload.push_back(alloc);
-  ScenarioGuest idle;
-  idle.name = "idle";
-  idle.max_mib = 4096;
-  idle.start_mib = 4096;
-  s.guests = {busy, idle};
-  return s;
-}
+Scenario BusyAndIdle() { return testing::BusyAndIdle("adapter-faults"); }
 
 struct Corruption {
   const char* name;

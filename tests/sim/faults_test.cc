@@ -24,35 +24,12 @@
 #include "memcoord/scenario.h"
 #include "memcoord/simulator.h"
 
+#include "fixtures.h"
+
 namespace memcoord {
 namespace {
 
-// "busy" allocates until it starves; "idle" sits on 2 GiB it does not use, so
-// every policy has something to do with both of them.
-Scenario BusyAndIdle() {
-  Scenario s;
-  s.name = "faults";
-  s.duration_s = 600;
-  s.interval_s = 1;
-  s.host_total_mib = 8192;
-  s.host_used_mib = 512;
-  ScenarioGuest busy;
-  busy.name = "busy";
-  busy.max_mib = 4096;
-  busy.start_mib = 1024;
-  WorkloadOp alloc;
-  alloc.at_s = 1;
-  alloc.kind = WorkloadOp::Kind::kAlloc;
-  alloc.mib = 3000;
-  alloc.rate_mib_s = 40;
-  busy.workload.push_back(alloc);
-  ScenarioGuest idle;
-  idle.name = "idle";
-  idle.max_mib = 4096;
-  idle.start_mib = 4096;
-  s.guests = {busy, idle};
-  return s;
-}
+Scenario BusyAndIdle() { return testing::BusyAndIdle("faults"); }
 
 // Counts what a metrics sink would count.
 class CountingSink : public MetricsSink {
