@@ -185,6 +185,15 @@ std::string ScenarioYaml(const Scenario& s) {
 
 using Steady = std::chrono::steady_clock;
 
+// A metrics endpoint on an ephemeral loopback port, ticking every second.
+Result<std::unique_ptr<PrometheusMetrics>> StartLoopbackMetrics(
+    const Clock* clock) {
+  MetricsOptions options;
+  options.listen = "127.0.0.1:0";
+  options.interval_s = 1;
+  return PrometheusMetrics::Start(options, clock);
+}
+
 // The daemon's parts around a simulator, on a manual clock.
 class SimDaemon {
  public:
@@ -193,10 +202,7 @@ class SimDaemon {
         sim_(Checked(MakeScaleScenario(guests, kBenchDurationS)), &clock_,
              kClockStartS) {
     if (with_metrics) {
-      MetricsOptions options;
-      options.listen = "127.0.0.1:0";
-      options.interval_s = 1;
-      auto started = PrometheusMetrics::Start(options, &clock_);
+      auto started = StartLoopbackMetrics(&clock_);
       if (!started.ok()) {
         error_ = started.status().message();
         return;
@@ -320,10 +326,7 @@ void BM_MetricsRecord(benchmark::State& state) {
   const int guests = static_cast<int>(state.range(0));
   TickReport report = CachedReport(guests);
   ManualClock clock(report.time_s);
-  MetricsOptions options;
-  options.listen = "127.0.0.1:0";
-  options.interval_s = 1;
-  auto metrics = PrometheusMetrics::Start(options, &clock);
+  auto metrics = StartLoopbackMetrics(&clock);
   if (!metrics.ok()) {
     state.SkipWithError(metrics.status().message().c_str());
     return;
@@ -342,10 +345,7 @@ void BM_MetricsSerialize(benchmark::State& state) {
   const int guests = static_cast<int>(state.range(0));
   TickReport report = CachedReport(guests);
   ManualClock clock(report.time_s);
-  MetricsOptions options;
-  options.listen = "127.0.0.1:0";
-  options.interval_s = 1;
-  auto metrics = PrometheusMetrics::Start(options, &clock);
+  auto metrics = StartLoopbackMetrics(&clock);
   if (!metrics.ok()) {
     state.SkipWithError(metrics.status().message().c_str());
     return;
