@@ -92,8 +92,8 @@ Result<Config> ResolveConfig(const std::optional<std::string>& path,
   if (o.dry_run) config.dry_run = true;
   if (o.listen) config.web.listen = *o.listen;
   if (o.log_level) config.log.level = *o.log_level;
-  if (!ParseLogLevel(config.log.level).ok()) {
-    return ParseLogLevel(config.log.level).status();
+  if (Result<LogLevel> level = ParseLogLevel(config.log.level); !level.ok()) {
+    return level.status();
   }
   Status valid = config.Validate();
   if (!valid.ok()) return valid;
@@ -246,10 +246,10 @@ int RunSimulate(const std::vector<std::string>& files, const std::string& policy
   std::vector<std::string> policies;
   if (policy == "all") {
     policies = PolicyNames();
-  } else if (MakePolicy(policy, PolicyParams{}).ok()) {
+  } else if (auto known = MakePolicy(policy, PolicyParams{}); known.ok()) {
     policies = {policy};
   } else {
-    return Fail(kExitUsage, MakePolicy(policy, PolicyParams{}).status().message());
+    return Fail(kExitUsage, known.status().message());
   }
   std::vector<Scenario> scenarios;
   for (const std::string& f : files) {
