@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <condition_variable>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -50,13 +51,14 @@ class TextPool {
 };
 
 // One tick as published to scrapes: the plain values, and the exposition
-// text rendered from them by the first scrape that wants it. Publishing only
-// the values keeps the tick thread's cost to copying one row per guest; the
-// text of a tick nobody scrapes is never rendered.
+// text rendered from them once, by the background renderer or by the first
+// scrape that wants it, whichever comes first. Publishing only the values
+// keeps the tick thread's cost to copying one row per guest.
 class Exposition {
  public:
-  Exposition(std::shared_ptr<TickView> view, std::shared_ptr<TextPool> pool)
-      : view_(std::move(view)), pool_(std::move(pool)) {}
+  Exposition(std::shared_ptr<TickView> view, std::shared_ptr<TextPool> pool,
+             std::atomic<uint64_t>* renders)
+      : view_(std::move(view)), pool_(std::move(pool)), renders_(renders) {}
 
   // The text, rendered once; concurrent callers wait for the one rendering.
   // Null when rendering failed (out of memory); a later call tries again.
@@ -66,6 +68,7 @@ class Exposition {
       try {
         auto text = std::make_unique<std::string>(
             metrics_internal::RenderText(*view_, pool_->Take()));
+        renders_->fetch_add(1, std::memory_order_relaxed);
         // The last reference, whichever thread drops it, hands the memory
         // back instead of freeing it; the pool outlives every text.
         std::shared_ptr<TextPool> pool = pool_;
@@ -96,6 +99,7 @@ class Exposition {
   // Never modified while the Exposition is published.
   std::shared_ptr<TickView> view_;
   const std::shared_ptr<TextPool> pool_;
+  std::atomic<uint64_t>* const renders_;  // the Impl's count; outlives this
   mutable std::mutex mu_;
   mutable std::shared_ptr<const std::string> text_;  // guarded by mu_
 };
@@ -157,6 +161,7 @@ class PrometheusMetrics::Impl {
   }
 
   ~Impl() {
+    StopRenderer();
     // The TLS front first: its connections are clients of CivetWeb.
     tls_front_.reset();
     if (ctx_ != nullptr) Stop();
@@ -207,6 +212,10 @@ class PrometheusMetrics::Impl {
     return HttpPorts();
   }
 
+  uint64_t RenderCount() const {
+    return renders_.load(std::memory_order_relaxed);
+  }
+
   std::string Serialize() const {
     std::shared_ptr<const std::string> text = Current()->Text();
     return text != nullptr ? *text : std::string();
@@ -238,13 +247,64 @@ class PrometheusMetrics::Impl {
     std::lock_guard<std::mutex> lock(write_mu_);
     PublishLocked();
   }
+
+  // The renderer: once /metrics has been asked for, each published tick's
+  // text is rendered right after the tick, on a low-priority thread, so that
+  // a scrape arriving later finds it ready instead of rendering it (11 ms
+  // for 1,000 guests). Until the first scrape nothing is rendered: a daemon
+  // nobody scrapes spends no CPU on text.
+  void StartRenderer() {
+    renderer_ = std::thread([this] { RenderLoop(); });
+  }
+  void StopRenderer() {
+    if (!renderer_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(render_mu_);
+      render_stop_ = true;
+    }
+    render_cv_.notify_one();
+    renderer_.join();
+  }
+  void RenderLoop() {
+    metrics_internal::DeprioritizeThisThread();
+    std::unique_lock<std::mutex> lock(render_mu_);
+    while (true) {
+      render_cv_.wait(lock, [this] { return render_pending_ || render_stop_; });
+      if (render_stop_) return;
+      render_pending_ = false;
+      lock.unlock();
+      // Rendered under the Exposition's own lock: a scrape that comes
+      // meanwhile waits for this rendering instead of starting another.
+      // Failure (out of memory) is left to the scrape to retry.
+      Current()->Text();
+      lock.lock();
+    }
+  }
+  void RequestRender() {
+    if (!scraped_.load(std::memory_order_relaxed) || !renderer_.joinable()) {
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(render_mu_);
+      render_pending_ = true;
+    }
+    render_cv_.notify_one();
+  }
+  std::shared_ptr<const std::string> ScrapeText() {
+    if (!scraped_.load(std::memory_order_relaxed)) {
+      scraped_.store(true, std::memory_order_relaxed);
+    }
+    return Current()->Text();
+  }
+
   // Called with write_mu_ held; the view is copied before the swap so that
   // readers wait only for a pointer copy.
   void PublishLocked() {
     std::shared_ptr<TickView> view = std::move(spare_view_);
     if (view == nullptr) view = std::make_shared<TickView>();
     state_.FillView(view.get());
-    auto next = std::make_shared<Exposition>(std::move(view), text_pool_);
+    auto next =
+        std::make_shared<Exposition>(std::move(view), text_pool_, &renders_);
     {
       std::lock_guard<std::mutex> lock(current_mu_);
       current_.swap(next);
@@ -255,6 +315,10 @@ class PrometheusMetrics::Impl {
     if (next != nullptr && next.use_count() == 1) {
       spare_view_ = next->TakeView();
     }
+    // After the previous tick's text went back to the pool (when no scrape
+    // holds it), so that the rendering reuses its memory.
+    next.reset();
+    RequestRender();
   }
   std::shared_ptr<const Exposition> Current() const {
     std::lock_guard<std::mutex> lock(current_mu_);
@@ -280,6 +344,14 @@ class PrometheusMetrics::Impl {
   double start_s_ = 0;
   std::atomic<double> last_tick_s_;  // NaN until the first Record
   std::atomic<double> interval_s_;
+
+  std::thread renderer_;
+  std::mutex render_mu_;
+  std::condition_variable render_cv_;
+  bool render_pending_ = false;  // guarded by render_mu_
+  bool render_stop_ = false;     // guarded by render_mu_
+  std::atomic<bool> scraped_{false};  // /metrics has been asked for
+  std::atomic<uint64_t> renders_{0};
 };
 
 Status PrometheusMetrics::Impl::StartServer() {
@@ -393,6 +465,7 @@ Status PrometheusMetrics::Impl::StartServer() {
     Status run = tls_front_->Run(backend[0]);
     if (!run.ok()) return run;
   }
+  StartRenderer();
   return Status::Ok();
 }
 
@@ -504,7 +577,7 @@ int PrometheusMetrics::Impl::HandleRequest(mg_connection* conn) {
   if (path == "/metrics") {
     // Hold the snapshot for the whole response: Record() may publish a new
     // one meanwhile without disturbing this scrape.
-    std::shared_ptr<const std::string> text = Current()->Text();
+    std::shared_ptr<const std::string> text = ScrapeText();
     if (text == nullptr) {
       Respond(conn, 500, kTextPlain, "cannot render metrics\n", head);
       return 500;
@@ -582,5 +655,9 @@ std::vector<int> PrometheusMetrics::ListeningPorts() const {
 }
 
 std::string PrometheusMetrics::Serialize() const { return impl_->Serialize(); }
+
+uint64_t PrometheusMetrics::RenderCount() const {
+  return impl_->RenderCount();
+}
 
 }  // namespace memcoord

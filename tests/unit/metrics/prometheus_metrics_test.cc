@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "exposition.h"
@@ -452,6 +453,44 @@ TEST(MetricsTest, EveryScrapeOfATickServesTheSameTextAndANewTickANewOne) {
                 "memcoord_domain_actual_bytes", {{"domain", "vm"}}),
             2048 * kMib);
   EXPECT_EQ(s.metrics->Serialize(), second);
+}
+
+// Waits up to 10 s for the render count to reach `want`.
+bool WaitForRenders(const PrometheusMetrics& m, uint64_t want) {
+  for (int i = 0; i < 1000 && m.RenderCount() < want; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return m.RenderCount() >= want;
+}
+
+TEST(MetricsTest, RendersEachTickOnceAndAheadOfScrapesOnceScraped) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.snapshot.guests.push_back(Guest("vm", 1024, 100));
+  // Nobody has scraped: ticks are not rendered.
+  s.metrics->Record(r, Healthy());
+  s.metrics->Record(r, Healthy());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(s.metrics->RenderCount(), 0u);
+
+  // The first scrape renders its tick; the next scrape of it does not.
+  EXPECT_EQ(HttpGet(s.port, "/metrics").status, 200);
+  EXPECT_EQ(s.metrics->RenderCount(), 1u);
+  EXPECT_EQ(HttpGet(s.port, "/metrics").status, 200);
+  EXPECT_EQ(s.metrics->RenderCount(), 1u);
+
+  // From now on each tick is rendered in the background, without a scrape,
+  // and the scrape that follows serves that text without rendering again.
+  r = Report(101);
+  r.snapshot.guests.push_back(Guest("vm", 2048, 101));
+  s.metrics->Record(r, Healthy());
+  ASSERT_TRUE(WaitForRenders(*s.metrics, 2));
+  const HttpResponse after = HttpGet(s.port, "/metrics");
+  EXPECT_EQ(s.metrics->RenderCount(), 2u);
+  EXPECT_EQ(ParsedExposition::Parse(after.body).Value(
+                "memcoord_domain_actual_bytes", {{"domain", "vm"}}),
+            2048 * kMib);
 }
 
 TEST(MetricsTest, GuestCountersStayMonotonicAcrossGuestReboot) {
