@@ -326,6 +326,14 @@ class Run:
     # lab
     def bring_up(self):
         t = time.monotonic()
+        # Guests kept from an earlier run may still hold its workloads; `up`
+        # waits for each balloon to come down to the start size, which it
+        # cannot while a memhog holds the memory.
+        running = set(lab("list", "--prefix", self.prefix).stdout.split())
+        for g in self.guests:
+            if g in running:
+                guest_exec(g, "memhog stop >/dev/null 2>&1; true", timeout=30,
+                           check=False)
         lab("up", 4, "--prefix", self.prefix, "--max-mib", MAX_MIB,
             "--start-mib", START_MIB, "--timeout", 240, timeout=420)
         running = set(lab("list", "--prefix", self.prefix).stdout.split())
