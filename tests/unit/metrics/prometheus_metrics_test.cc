@@ -435,18 +435,21 @@ TEST(MetricsTest, MatchesGuestsByNameWhateverTheirOrderEachTick) {
   EXPECT_FALSE(p.SamplesOfDomain("d").empty());
 }
 
+// A tick of one guest "vm" with `mib` MiB, at time t.
+TickReport OneGuestTick(double t, int64_t mib) {
+  TickReport r = Report(t);
+  r.snapshot.guests.push_back(Guest("vm", mib, t));
+  return r;
+}
+
 TEST(MetricsTest, EveryScrapeOfATickServesTheSameTextAndANewTickANewOne) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
-  TickReport r = Report(100);
-  r.snapshot.guests.push_back(Guest("vm", 1024, 100));
-  s.metrics->Record(r, Healthy());
+  s.metrics->Record(OneGuestTick(100, 1024), Healthy());
   const std::string first = s.metrics->Serialize();
   EXPECT_EQ(HttpGet(s.port, "/metrics").body, first);
   EXPECT_EQ(HttpGet(s.port, "/metrics").body, first);
-  r = Report(101);
-  r.snapshot.guests.push_back(Guest("vm", 2048, 101));
-  s.metrics->Record(r, Healthy());
+  s.metrics->Record(OneGuestTick(101, 2048), Healthy());
   const std::string second = HttpGet(s.port, "/metrics").body;
   EXPECT_NE(second, first);
   EXPECT_EQ(ParsedExposition::Parse(second).Value(
@@ -466,11 +469,9 @@ bool WaitForRenders(const PrometheusMetrics& m, uint64_t want) {
 TEST(MetricsTest, RendersEachTickOnceAndAheadOfScrapesOnceScraped) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
-  TickReport r = Report(100);
-  r.snapshot.guests.push_back(Guest("vm", 1024, 100));
   // Nobody has scraped: ticks are not rendered.
-  s.metrics->Record(r, Healthy());
-  s.metrics->Record(r, Healthy());
+  s.metrics->Record(OneGuestTick(100, 1024), Healthy());
+  s.metrics->Record(OneGuestTick(101, 1024), Healthy());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(s.metrics->RenderCount(), 0u);
 
@@ -482,9 +483,7 @@ TEST(MetricsTest, RendersEachTickOnceAndAheadOfScrapesOnceScraped) {
 
   // From now on each tick is rendered in the background, without a scrape,
   // and the scrape that follows serves that text without rendering again.
-  r = Report(101);
-  r.snapshot.guests.push_back(Guest("vm", 2048, 101));
-  s.metrics->Record(r, Healthy());
+  s.metrics->Record(OneGuestTick(102, 2048), Healthy());
   ASSERT_TRUE(WaitForRenders(*s.metrics, 2));
   const HttpResponse after = HttpGet(s.port, "/metrics");
   EXPECT_EQ(s.metrics->RenderCount(), 2u);
