@@ -326,14 +326,16 @@ class Run:
     # lab
     def bring_up(self):
         t = time.monotonic()
-        # Guests kept from an earlier run may still hold its workloads; `up`
-        # waits for each balloon to come down to the start size, which it
-        # cannot while a memhog holds the memory.
+        # Guests kept from an earlier run may still hold its workloads and
+        # balloon sizes; `up` waits for each balloon to be at the start size,
+        # so free them and set it first.
         running = set(lab("list", "--prefix", self.prefix).stdout.split())
         for g in self.guests:
             if g in running:
                 guest_exec(g, "memhog stop >/dev/null 2>&1; true", timeout=30,
                            check=False)
+                sh(["virsh", "-q", "-c", URI, "setmem", g, "%dM" % START_MIB,
+                    "--live"], timeout=60, check=False)
         lab("up", 4, "--prefix", self.prefix, "--max-mib", MAX_MIB,
             "--start-mib", START_MIB, "--timeout", 240, timeout=420)
         running = set(lab("list", "--prefix", self.prefix).stdout.split())
