@@ -24,6 +24,13 @@
 // text right after Record(), and scrapes find it ready. A scrape that
 // arrives while its tick is being rendered waits for that one rendering.
 //
+// Serving: CivetWeb, the HTTP server under prometheus-cpp's Exposer, is
+// driven directly, and the text comes from prometheus-cpp's MetricFamily and
+// TextSerializer. The Exposer itself is not used because it collects,
+// serialises and (when the client accepts gzip, as Prometheus does)
+// compresses on every scrape of every scraper; here one rendering per tick
+// serves them all.
+//
 // Units: sizes are exported in bytes (the model's KiB x 1024), times in
 // seconds. Guest swap counters are KiB in the sample and bytes here.
 //
