@@ -10,17 +10,16 @@ Prometheus after its next scrape; promtool accepts a scrape of the daemon.
 Exit status: 0 pass, 1 fail, 77 skipped (no prometheus binary).
 """
 import argparse
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "deploy"))
+from memcoord_stack import (Daemon, Failure, Prometheus,  # noqa: E402
+                            http_get, scratch_dir, wait_for)
 
 GUESTS = {"busy", "doomed", "idle"}
 DESTROYED = "doomed"
@@ -46,59 +45,17 @@ REQUIRED = [
 ]
 
 
-class Failure(Exception):
-    pass
+def result(prom, expr):
+    return prom.query(expr)["result"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def last_scrape(prom):
+    r = result(prom, 'timestamp(up{job="memcoord"})')
+    return float(r[0]["value"][1]) if r else 0.0
 
 
-def http_get(url, timeout=5):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
-        return 0, ""
-
-
-def wait_for(what, predicate, timeout_s, step_s=0.25):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(step_s)
-    raise Failure(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-class Prometheus:
-    def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-
-    def query(self, expr):
-        url = self.base + "/api/v1/query?" + urllib.parse.urlencode(
-            {"query": expr})
-        status, body = http_get(url)
-        if status != 200:
-            raise Failure(f"query {expr!r}: HTTP {status}: {body[:200]}")
-        data = json.loads(body)
-        if data.get("status") != "success":
-            raise Failure(f"query {expr!r}: {body[:200]}")
-        return data["data"]["result"]
-
-    def last_scrape(self):
-        r = self.query('timestamp(up{job="memcoord"})')
-        return float(r[0]["value"][1]) if r else 0.0
-
-
-def daemon_domains(port):
-    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+def daemon_domains(daemon):
+    status, body = http_get(daemon.url("/metrics"))
     if status != 200:
         return None
     domains = set()
@@ -110,51 +67,19 @@ def daemon_domains(port):
 
 
 def run(args, tmp):
-    daemon_port = free_port()
-    prom_port = free_port()
-    daemon_log = open(os.path.join(tmp, "daemon.log"), "w")
-    prom_log = open(os.path.join(tmp, "prometheus.log"), "w")
-    procs = []
+    started = time.monotonic()
+    daemon = Daemon(args.daemon, args.scenario, tmp, policy="adaptive")
+    print(f"daemon up on {daemon.instance}")
+    p = Prometheus(args.prometheus, [daemon.instance], tmp, job="memcoord")
     try:
-        started = time.monotonic()
-        daemon = subprocess.Popen(
-            [args.daemon, "--connect", "sim:" + args.scenario, "--interval",
-             "1", "--listen", f"127.0.0.1:{daemon_port}", "--policy",
-             "adaptive"],
-            stdout=daemon_log, stderr=subprocess.STDOUT)
-        procs.append(daemon)
-        wait_for("the daemon's /healthz",
-                 lambda: daemon.poll() is None and http_get(
-                     f"http://127.0.0.1:{daemon_port}/healthz")[0] == 200,
-                 20)
-        print(f"daemon up on 127.0.0.1:{daemon_port}")
-
-        config = os.path.join(tmp, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n"
-                    "  evaluation_interval: 1s\n"
-                    "scrape_configs:\n  - job_name: memcoord\n"
-                    "    static_configs:\n"
-                    f"      - targets: ['127.0.0.1:{daemon_port}']\n")
-        prom = subprocess.Popen(
-            [args.prometheus, "--config.file=" + config,
-             "--storage.tsdb.path=" + os.path.join(tmp, "tsdb"),
-             f"--web.listen-address=127.0.0.1:{prom_port}",
-             "--log.level=warn"],
-            stdout=prom_log, stderr=subprocess.STDOUT)
-        procs.append(prom)
-        p = Prometheus(prom_port)
-        wait_for("Prometheus to be ready",
-                 lambda: prom.poll() is None and http_get(
-                     p.base + "/-/ready")[0] == 200, 30)
         wait_for("the memcoord target to be up",
-                 lambda: [r for r in p.query('up{job="memcoord"}')
+                 lambda: [r for r in result(p, 'up{job="memcoord"}')
                           if r["value"][1] == "1"], 20)
-        print(f"prometheus up on 127.0.0.1:{prom_port}, scraping the daemon")
+        print(f"prometheus up on 127.0.0.1:{p.port}, scraping the daemon")
 
         # One actual_bytes series per guest, before the destroy.
         def all_guests():
-            r = p.query("memcoord_domain_actual_bytes")
+            r = result(p, "memcoord_domain_actual_bytes")
             domains = [s["metric"].get("domain") for s in r]
             return r if sorted(domains) == sorted(GUESTS) else None
         series = wait_for("one memcoord_domain_actual_bytes series per guest",
@@ -165,26 +90,24 @@ def run(args, tmp):
               sorted(s["metric"]["domain"] for s in series))
 
         # Every contract metric arrived.
-        names = {s["metric"]["__name__"] for s in p.query(
-            '{__name__=~"memcoord_.+", job="memcoord"}')}
-        missing = [n for n in REQUIRED if n not in names]
-        wait_for("every contract metric (missing: %s)" % ", ".join(missing),
-                 lambda: not [n for n in REQUIRED if n not in {
-                     s["metric"]["__name__"] for s in p.query(
-                         '{__name__=~"memcoord_.+", job="memcoord"}')}],
-                 15)
+        def missing():
+            names = {s["metric"]["__name__"] for s in result(
+                p, '{__name__=~"memcoord_.+", job="memcoord"}')}
+            return [n for n in REQUIRED if n not in names]
+        wait_for("every contract metric (missing: %s)" % ", ".join(missing()),
+                 lambda: not missing(), 15)
         print(f"all {len(REQUIRED)} contract metrics present")
 
         # Cycles grow.
-        first = float(p.query("memcoord_cycles_total")[0]["value"][1])
+        first = float(result(p, "memcoord_cycles_total")[0]["value"][1])
         wait_for("memcoord_cycles_total to grow",
-                 lambda: float(p.query("memcoord_cycles_total")[0]["value"][1])
+                 lambda: float(result(p, "memcoord_cycles_total")[0]["value"][1])
                  > first, 10)
         print(f"memcoord_cycles_total grows from {first:.0f}")
 
         # promtool on a scrape of the running daemon.
         if args.promtool:
-            body = http_get(f"http://127.0.0.1:{daemon_port}/metrics")[1]
+            body = daemon.scrape()
             check = subprocess.run([args.promtool, "check", "metrics"],
                                    input=body, capture_output=True, text=True)
             if check.returncode != 0 or check.stdout or check.stderr:
@@ -194,40 +117,36 @@ def run(args, tmp):
 
         # The destroyed guest vanishes from the daemon's next scrape...
         wait_for(f"{DESTROYED} to leave the daemon's /metrics",
-                 lambda: (d := daemon_domains(daemon_port)) is not None
+                 lambda: (d := daemon_domains(daemon)) is not None
                  and DESTROYED not in d and d,
                  DESTROY_AT_S + 15 - (time.monotonic() - started))
         gone_at = time.time()
-        remaining = daemon_domains(daemon_port)
+        remaining = daemon_domains(daemon)
         if remaining != GUESTS - {DESTROYED}:
             raise Failure(f"daemon domains after destroy: {remaining}")
         print(f"{DESTROYED} gone from the daemon; remaining {sorted(remaining)}")
         # ...and from Prometheus once it has scraped again (staleness).
         wait_for("Prometheus to scrape after the destroy",
-                 lambda: p.last_scrape() > gone_at + 0.01, 10)
-        left = p.query(f'{{domain="{DESTROYED}"}}')
+                 lambda: last_scrape(p) > gone_at + 0.01, 10)
+        left = result(p, f'{{domain="{DESTROYED}"}}')
         if left:
             raise Failure(f"series of {DESTROYED} still in Prometheus: "
                           f"{[s['metric']['__name__'] for s in left]}")
-        after = p.query("memcoord_domain_actual_bytes")
+        after = result(p, "memcoord_domain_actual_bytes")
         domains = sorted(s["metric"]["domain"] for s in after)
         if domains != sorted(GUESTS - {DESTROYED}):
             raise Failure(f"actual_bytes series after destroy: {domains}")
         print(f"{DESTROYED} has no series in Prometheus; actual_bytes for "
               f"{domains}")
-        if daemon.poll() is not None:
-            raise Failure(f"daemon exited with {daemon.returncode}")
+        if not daemon.alive():
+            raise Failure(f"daemon exited with {daemon.proc.returncode}")
+    except Failure:
+        for proc in (daemon, p):
+            print(f"--- {proc.name}.log (tail) ---\n{proc.log_tail()}")
+        raise
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        daemon_log.close()
-        prom_log.close()
+        p.stop()
+        daemon.stop()
 
 
 def main():
@@ -240,20 +159,11 @@ def main():
     if not args.prometheus or not os.access(args.prometheus, os.X_OK):
         print("SKIP: no prometheus binary")
         return 77
-    tmp = tempfile.mkdtemp(prefix="memcoord-e2e-")
     try:
-        run(args, tmp)
+        run(args, scratch_dir("memcoord-e2e-"))
     except Failure as e:
         print("FAIL:", e)
-        for log in ("daemon.log", "prometheus.log"):
-            path = os.path.join(tmp, log)
-            if os.path.exists(path):
-                with open(path) as f:
-                    tail = f.read()[-3000:]
-                print(f"--- {log} (tail) ---\n{tail}")
         return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     print("PASS")
     return 0
 
