@@ -231,18 +231,26 @@ class IdleConnection {
   bool connected_ = false;
 };
 
-#define REQUIRE_OPENSSL_COMMAND()                                 \
-  if (!HaveCommand("openssl")) {                                  \
-    GTEST_SKIP() << "needs the openssl command for certificates"; \
+// Each test gets a fresh self-signed "server" certificate in its own
+// directory; without the openssl command the tests are skipped.
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveCommand("openssl")) {
+      GTEST_SKIP() << "needs the openssl command for certificates";
+    }
+    std::optional<SelfSigned> cert = MakeCertificate(dir_, "server");
+    ASSERT_TRUE(cert.has_value());
+    cert_ = *cert;
   }
 
-TEST(TlsTest, CurlScrapesMetricsOverTls) {
-  REQUIRE_OPENSSL_COMMAND();
+  TempDir dir_;
+  SelfSigned cert_;
+};
+
+TEST_F(TlsTest, CurlScrapesMetricsOverTls) {
   if (!HaveCommand("curl")) GTEST_SKIP() << "needs curl";
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
-  TlsServer server(*cert);
+  TlsServer server(cert_);
   ASSERT_NE(server.metrics(), nullptr);
   const std::string port = std::to_string(server.port());
 
@@ -263,7 +271,7 @@ TEST(TlsTest, CurlScrapesMetricsOverTls) {
   // The served certificate is the configured one: curl verifies the chain
   // and the name against it.
   std::string verified;
-  EXPECT_EQ(RunCommand("curl -sS --fail --max-time 10 --cacert " + cert->cert +
+  EXPECT_EQ(RunCommand("curl -sS --fail --max-time 10 --cacert " + cert_.cert +
                            " --resolve localhost:" + port +
                            ":127.0.0.1 https://localhost:" + port + "/healthz",
                        &verified),
@@ -272,14 +280,10 @@ TEST(TlsTest, CurlScrapesMetricsOverTls) {
   EXPECT_EQ(verified.rfind("ok", 0), 0u) << verified;
 }
 
-TEST(TlsTest, HttpSemanticsAreUnchangedBehindTls) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
-  TlsServer server(*cert);
+TEST_F(TlsTest, HttpSemanticsAreUnchangedBehindTls) {
+  TlsServer server(cert_);
   ASSERT_NE(server.metrics(), nullptr);
-  const testing::TlsClientOptions tls{cert->cert};
+  const testing::TlsClientOptions tls{cert_.cert};
 
   testing::HttpResponse r =
       testing::HttpsRequest(server.port(), "GET", "/metrics", tls);
@@ -299,14 +303,10 @@ TEST(TlsTest, HttpSemanticsAreUnchangedBehindTls) {
             200);
 }
 
-TEST(TlsTest, BasicAuthWorksOverTls) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
-  TlsServer server(*cert, dir.Write("users", "alice:wonderland\n"));
+TEST_F(TlsTest, BasicAuthWorksOverTls) {
+  TlsServer server(cert_, dir_.Write("users", "alice:wonderland\n"));
   ASSERT_NE(server.metrics(), nullptr);
-  const testing::TlsClientOptions tls{cert->cert};
+  const testing::TlsClientOptions tls{cert_.cert};
   EXPECT_EQ(testing::HttpsRequest(server.port(), "GET", "/metrics", tls).status,
             401);
   EXPECT_EQ(
@@ -315,50 +315,38 @@ TEST(TlsTest, BasicAuthWorksOverTls) {
       200);
 }
 
-TEST(TlsTest, PlainHttpOnTheTlsPortGetsNoMetrics) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
-  TlsServer server(*cert);
+TEST_F(TlsTest, PlainHttpOnTheTlsPortGetsNoMetrics) {
+  TlsServer server(cert_);
   ASSERT_NE(server.metrics(), nullptr);
   testing::HttpResponse plain = HttpGet(server.port(), "/metrics");
   EXPECT_EQ(plain.status, 0);
   EXPECT_EQ(plain.body.find("memcoord_"), std::string::npos);
   // The failed handshake costs the server nothing.
   EXPECT_EQ(
-      testing::HttpsRequest(server.port(), "GET", "/metrics", {cert->cert})
+      testing::HttpsRequest(server.port(), "GET", "/metrics", {cert_.cert})
           .status,
       200);
 }
 
-TEST(TlsTest, AcceptsTls12AndTls13) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
-  TlsServer server(*cert);
+TEST_F(TlsTest, AcceptsTls12AndTls13) {
+  TlsServer server(cert_);
   ASSERT_NE(server.metrics(), nullptr);
-  EXPECT_EQ(testing::NegotiatedTlsVersion(server.port(), {cert->cert}),
+  EXPECT_EQ(testing::NegotiatedTlsVersion(server.port(), {cert_.cert}),
             "TLSv1.3");
   EXPECT_EQ(testing::NegotiatedTlsVersion(server.port(),
-                                          {cert->cert, TLS1_2_VERSION}),
+                                          {cert_.cert, TLS1_2_VERSION}),
             "TLSv1.2");
   EXPECT_EQ(testing::HttpsRequest(server.port(), "GET", "/metrics",
-                                  {cert->cert, TLS1_2_VERSION})
+                                  {cert_.cert, TLS1_2_VERSION})
                 .status,
             200);
 }
 
-TEST(TlsTest, ConcurrentScrapesAndStalledClients) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
+TEST_F(TlsTest, ConcurrentScrapesAndStalledClients) {
   // One CivetWeb worker: Debian's CivetWeb 1.15 formats its Date header
   // with gmtime(), whose static buffer two workers race on (ThreadSanitizer
   // reports it). The TLS front's connection threads still run concurrently.
-  TlsServer server(*cert, std::nullopt, 1);
+  TlsServer server(cert_, std::nullopt, 1);
   ASSERT_NE(server.metrics(), nullptr);
   // Clients that connect and never start a handshake hold a connection
   // thread each until their timeout, but not the others.
@@ -374,7 +362,7 @@ TEST(TlsTest, ConcurrentScrapesAndStalledClients) {
     scrapers.emplace_back([&] {
       for (int i = 0; i < 5; ++i) {
         testing::HttpResponse r = testing::HttpsRequest(
-            server.port(), "GET", "/metrics", {cert->cert});
+            server.port(), "GET", "/metrics", {cert_.cert});
         if (r.status == 200 && r.body == expected) ++ok;
       }
     });
@@ -383,19 +371,15 @@ TEST(TlsTest, ConcurrentScrapesAndStalledClients) {
   EXPECT_EQ(ok.load(), 30);
 }
 
-TEST(TlsTest, DestructorIsPromptWithOpenConnections) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
-  TlsServer server(*cert);
+TEST_F(TlsTest, DestructorIsPromptWithOpenConnections) {
+  TlsServer server(cert_);
   ASSERT_NE(server.metrics(), nullptr);
   IdleConnection before_handshake(server.port());
   ASSERT_TRUE(before_handshake.connected());
   // A keep-alive client relayed to the HTTP server (one answered request)
   // that is in the middle of its next request: the server waits for the
   // rest of the header.
-  testing::TlsSession half_sent(server.port(), {cert->cert});
+  testing::TlsSession half_sent(server.port(), {cert_.cert});
   ASSERT_EQ(half_sent.error(), "");
   ASSERT_TRUE(half_sent.WriteAll("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::string response;
@@ -410,7 +394,8 @@ TEST(TlsTest, DestructorIsPromptWithOpenConnections) {
   EXPECT_LT(seconds, 1.0);
 }
 
-TEST(TlsTest, StartFailsOnABadCertificateNamingTheFile) {
+// Needs no openssl command.
+TEST(TlsStartTest, StartFailsOnABadCertificateNamingTheFile) {
   TempDir dir;
   MetricsOptions options;
   options.listen = "127.0.0.1:0";
@@ -434,15 +419,11 @@ TEST(TlsTest, StartFailsOnABadCertificateNamingTheFile) {
       << m.status().ToString();
 }
 
-TEST(TlsTest, StartFailsOnABadKeyNamingTheFile) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
+TEST_F(TlsTest, StartFailsOnABadKeyNamingTheFile) {
   MetricsOptions options;
   options.listen = "127.0.0.1:0";
-  options.tls_cert_file = cert->cert;
-  options.tls_key_file = dir.Write("broken-key.pem",
+  options.tls_cert_file = cert_.cert;
+  options.tls_key_file = dir_.Write("broken-key.pem",
                                    "-----BEGIN PRIVATE KEY-----\nAAAA\n"
                                    "-----END PRIVATE KEY-----\n");
   ManualClock clock(0);
@@ -459,36 +440,29 @@ TEST(TlsTest, StartFailsOnABadKeyNamingTheFile) {
       << message;
 }
 
-TEST(TlsTest, StartFailsWhenTheKeyDoesNotMatchTheCertificate) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> first = MakeCertificate(dir, "first");
-  std::optional<SelfSigned> second = MakeCertificate(dir, "second");
-  ASSERT_TRUE(first.has_value() && second.has_value());
+TEST_F(TlsTest, StartFailsWhenTheKeyDoesNotMatchTheCertificate) {
+  std::optional<SelfSigned> other = MakeCertificate(dir_, "other");
+  ASSERT_TRUE(other.has_value());
   MetricsOptions options;
   options.listen = "127.0.0.1:0";
-  options.tls_cert_file = first->cert;
-  options.tls_key_file = second->key;
+  options.tls_cert_file = cert_.cert;
+  options.tls_key_file = other->key;
   ManualClock clock(0);
   auto m = PrometheusMetrics::Start(options, &clock);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("does not match the certificate in " +
-                                      first->cert),
+                                      cert_.cert),
             std::string::npos)
       << m.status().ToString();
 }
 
-TEST(TlsTest, StartFailsWhenTheTlsPortIsInUse) {
-  REQUIRE_OPENSSL_COMMAND();
-  TempDir dir;
-  std::optional<SelfSigned> cert = MakeCertificate(dir, "server");
-  ASSERT_TRUE(cert.has_value());
-  TlsServer first(*cert);
+TEST_F(TlsTest, StartFailsWhenTheTlsPortIsInUse) {
+  TlsServer first(cert_);
   ASSERT_NE(first.metrics(), nullptr);
   MetricsOptions options;
   options.listen = "127.0.0.1:" + std::to_string(first.port());
-  options.tls_cert_file = cert->cert;
-  options.tls_key_file = cert->key;
+  options.tls_cert_file = cert_.cert;
+  options.tls_key_file = cert_.key;
   ManualClock clock(0);
   auto second = PrometheusMetrics::Start(options, &clock);
   ASSERT_FALSE(second.ok());
