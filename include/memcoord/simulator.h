@@ -48,7 +48,7 @@ struct SimGuestState {
   bool stats = true;
 };
 
-// Faults a test can inject (issue: reliability). All default to off.
+// Faults a test can inject. All default to off.
 struct SimFaults {
   bool sample_fails = false;               // Sample() returns kUnavailable
   std::set<std::string> set_fails;         // SetTarget fails for these guests

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# daemon_footprint.sh: what the daemon costs with many guests (issue 9).
+# daemon_footprint.sh: what the daemon costs with many guests.
 #
 # Runs the real memory_coordinator on a generated scenario of N simulated
 # guests (`--connect sim:FILE --interval 1 --policy adaptive`), scrapes
@@ -20,7 +20,7 @@
 #                     build/memory_coordinator)
 #     --bench PATH    memcoord_tick_bench, which writes the scenario (default:
 #                     next to --bin in tests/bench/)
-#     --max-rss-mb MB exit 1 when VmHWM is at or above MB (the issue's target
+#     --max-rss-mb MB exit 1 when VmHWM is at or above MB (the target
 #                     for 1000 guests is 40), or when no tick was counted
 set -euo pipefail
 

@@ -1,5 +1,5 @@
 // Cost of one policy decision, and of the guardrails, from 10 to 10,000
-// guests (issue 9).
+// guests.
 //
 //   memcoord_policy_bench [--benchmark_filter=REGEX] [--benchmark_min_time=S]
 //
@@ -13,8 +13,8 @@
 // Reported per run: time per decision, `ns_per_guest` (time per decision /
 // guests) and `actions` (actions per decision). Only the decision is timed;
 // moving the clock forward is not. Time is the benchmark thread's CPU time
-// (cpu_timer.h), so that other work on a shared machine does not count. After the runs the targets of issue 9 are
-// printed: adaptive under 5 ms for 10,000 guests, and cost per guest flat
+// (cpu_timer.h), so that other work on a shared machine does not count.
+// After the runs the targets are printed: adaptive under 5 ms for 10,000 guests, and cost per guest flat
 // from 100 to 10,000 guests (every policy, and the guardrails): under 4x,
 // where a quadratic step would be 100x.
 #include <benchmark/benchmark.h>
@@ -257,7 +257,7 @@ class TargetReporter : public benchmark::ConsoleReporter {
   // Prints the targets; returns false when one that was measured is missed.
   bool PrintTargets() const {
     bool ok = true;
-    std::printf("\nTargets (issue 9)\n");
+    std::printf("\nTargets\n");
     auto adaptive = per_guest_.find("BM_Decide/adaptive");
     if (adaptive != per_guest_.end() && adaptive->second.count(10000)) {
       const double ms = adaptive->second.at(10000) * 10000 / 1e6;

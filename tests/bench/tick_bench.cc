@@ -1,5 +1,5 @@
 // Cost of a whole tick on the simulator, and of the metrics it publishes, for
-// 1,000 and 10,000 guests (issue 9).
+// 1,000 and 10,000 guests.
 //
 //   memcoord_tick_bench [--benchmark_filter=REGEX] [--benchmark_min_time=S]
 //                       [--check-targets]
@@ -401,7 +401,7 @@ class TargetReporter : public benchmark::ConsoleReporter {
 
   bool PrintTargets() const {
     bool ok = true;
-    std::printf("\nTargets (issue 9)\n");
+    std::printf("\nTargets\n");
     auto line = [&](const char* what, const std::string& name, double limit) {
       auto it = ms_.find(name);
       if (it == ms_.end()) return;

@@ -25,7 +25,7 @@ import memcoord_stack as stack
 DATASOURCE_REFS = {"${datasource}", "$datasource"}
 GRID_COLUMNS = 24
 
-# What the dashboard must show (issue: panels), as metric names that must
+# What the dashboard must show, as metric names that must
 # appear in some query, and threshold names that must be drawn.
 REQUIRED_METRICS = [
     "memcoord_host_memory_free_bytes", "memcoord_host_memory_total_bytes",

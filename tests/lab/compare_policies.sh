@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# compare_policies.sh: the lab benchmark of issue 6. Runs the three classic test
+# compare_policies.sh: the lab benchmark of the policies. Runs the three classic test
 # cases (tests/lab/lab_case.py classic1..3) once with each policy on the same
 # four lab guests P-1..P-4 (brought up once; before each run the driver stops
 # every memhog and sets the balloons back to the start size), then prints the
@@ -30,6 +30,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab=$here/../../deploy/lab/lab.sh
+# shellcheck source=tests/lab/lab_common.sh
+source "$here/lab_common.sh"
 policies="seed adaptive"
 cases="classic1 classic2 classic3"
 prefix=ltp
@@ -52,14 +54,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $prefix =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad --prefix"
-[[ $(id -u) -eq 0 ]] || die "must run as root (the lab runs libvirtd and QEMU)"
-if [[ -z $bin ]]; then
-  for b in ./memory_coordinator build/memory_coordinator; do
-    [[ -x $b ]] && { bin=$b; break; }
-  done
-fi
-[[ -n $bin && -x $bin ]] || die "memory_coordinator not found; give --bin"
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+require_root
+bin=$(find_bin "$bin")
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 

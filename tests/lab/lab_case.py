@@ -20,7 +20,7 @@ destroyed), also when something fails. Exit status: 0 all assertions hold, 1 an
 assertion failed, 2 the lab or the daemon could not be set up, 77 virsh, QEMU,
 socat or gnuplot is not installed.
 
-Cases (DESIGN section 7 has the classic three; issue 3 the fourth):
+Cases (DESIGN section 7 has the classic three):
   classic1  one guest allocates to near its maximum while three idle, then frees
   classic2  all four allocate under a tight guest budget
   classic3  all four allocate; two stop at 512 MiB and free, two go on

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tick_cost.sh: what one real tick costs with lab guests (issue 9): its
+# tick_cost.sh: what one real tick costs with lab guests: its
 # duration (sample + decide + guardrails + set) and the libvirt calls it makes.
 #
 # Brings up N lab guests P-1..P-N (deploy/lab/lab.sh up; guests already up are
@@ -25,6 +25,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lab=$here/../../deploy/lab/lab.sh
+# shellcheck source=tests/lab/lab_common.sh
+source "$here/lab_common.sh"
 guests=4
 ticks=15
 interval=2
@@ -50,13 +52,8 @@ done
 [[ $ticks =~ ^[0-9]+$ && $ticks -gt 1 ]] || die "--ticks must be an integer > 1"
 [[ $interval =~ ^[0-9]+(\.[0-9]+)?$ && $interval != 0 ]] || die "--interval must be a positive number"
 [[ $prefix =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad --prefix"
-[[ $(id -u) -eq 0 ]] || die "must run as root (the lab runs libvirtd and QEMU)"
-if [[ -z $bin ]]; then
-  for b in ./memory_coordinator build/memory_coordinator; do
-    [[ -x $b ]] && { bin=$b; break; }
-  done
-fi
-[[ -n $bin && -x $bin ]] || die "memory_coordinator not found; give --bin"
+require_root
+bin=$(find_bin "$bin")
 
 tmp=$(mktemp -d)
 pid=""

@@ -1,6 +1,6 @@
-// Every public scenario against every policy (issue "Policies beyond the
-// seed", Done when): the adaptive policy must beat seed, mom and proxmox on
-// the scores, and no policy may break a guardrail on any tick.
+// Every public scenario against every policy: the adaptive policy must beat
+// seed, mom and proxmox on the scores, and no policy may break a guardrail on
+// any tick.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -151,7 +151,7 @@ std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
 class PolicyScoresTest : public ::testing::TestWithParam<std::string> {};
 
 TEST(PolicyScoresSetupTest, AtLeastElevenPublicScenarios) {
-  // The three classics and at least eight more (issue Build list).
+  // The three classics and at least eight more.
   EXPECT_GE(ScenarioFiles().size(), 11u);
 }
 
