@@ -46,7 +46,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,6 +56,7 @@
 
 #include "memcoord/policy.h"
 #include "policies.h"
+#include "ring_window.h"
 
 namespace memcoord {
 namespace {
@@ -104,8 +104,11 @@ struct Point {
   int64_t major_faults;
 };
 
+// The points of the trend fit, and the one before them (for the last step).
+using History = RingWindow<Point, kTrendSamples + 1>;
+
 struct Memory {
-  std::deque<Point> points;
+  History points;
   int above_waste = 0;
   double speed_kib_s = kDefaultSpeedKibS;
   // Free memory when the last grow was sent, for "starving harder".
@@ -133,7 +136,7 @@ struct Need {
 int64_t Clamp0(int64_t v) { return v < 0 ? 0 : v; }
 
 // Least-squares slope of demand over the points (KiB per second).
-double TrendSlope(const std::deque<Point>& points) {
+double TrendSlope(const History& points) {
   const size_t n = std::min(points.size(), kTrendSamples);
   if (n < 2) return 0;
   const size_t first = points.size() - n;
@@ -417,8 +420,8 @@ class AdaptivePolicy : public Policy {
  private:
   // Appends this snapshot's stats to each guest's history and forgets guests
   // that are gone.
-  // Updated in place: rebuilding the map moved every guest's deque, which
-  // allocates, on every tick.
+  // Updated in place: rebuilding the map would allocate every guest's node
+  // on every tick.
   void Remember(const Snapshot& snapshot) {
     ++remembered_;
     for (const GuestSample& g : snapshot.guests) {
@@ -434,7 +437,6 @@ class AdaptivePolicy : public Policy {
         if (m.points.empty() || t > m.points.back().time_s) {
           if (!m.points.empty()) LearnSpeed(m, p, g);
           m.points.push_back(p);
-          while (m.points.size() > kTrendSamples + 1) m.points.pop_front();
           m.above_waste =
               *g.unused_kib > params_.waste_kib ? m.above_waste + 1 : 0;
         }

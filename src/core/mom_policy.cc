@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +17,7 @@
 
 #include "memcoord/policy.h"
 #include "policies.h"
+#include "ring_window.h"
 
 namespace memcoord {
 namespace {
@@ -33,12 +33,6 @@ struct GuestStats {
   int64_t actual_kib;
   int64_t unused_kib;
 };
-
-template <typename T>
-void PushBounded(std::deque<T>& window, T value) {
-  window.push_back(value);
-  while (window.size() > kWindow) window.pop_front();
-}
 
 class MomPolicy : public Policy {
  public:
@@ -92,15 +86,15 @@ class MomPolicy : public Policy {
  private:
   void Remember(const Snapshot& snapshot) {
     const HostSample& h = snapshot.host;
-    PushBounded(host_free_, h.free_kib + h.buffers_kib + h.cached_kib);
-    // Updated in place: rebuilding the map moved every guest's deque, which
-    // allocates, on every tick.
+    host_free_.push_back(h.free_kib + h.buffers_kib + h.cached_kib);
+    // Updated in place: rebuilding the map would allocate every guest's node
+    // on every tick.
     ++remembered_;
     for (const GuestSample& g : snapshot.guests) {
       Window& w = guests_[g.name];
       if (w.seen == remembered_) continue;  // a repeated name: the first counts
       w.seen = remembered_;
-      if (g.has_stats()) PushBounded(w.stats, {g.actual_kib, *g.unused_kib});
+      if (g.has_stats()) w.stats.push_back({g.actual_kib, *g.unused_kib});
     }
     // A guest that is gone takes its history with it; one that comes back
     // under the same name starts afresh.
@@ -111,7 +105,7 @@ class MomPolicy : public Policy {
 
   // avg(actual) - avg(unused) over the guest's window: what it uses.
   double UsedAverage(const std::string& name) const {
-    const std::deque<GuestStats>& w = guests_.at(name).stats;
+    const RingWindow<GuestStats, kWindow>& w = guests_.at(name).stats;
     double actual = 0, unused = 0;
     for (const GuestStats& s : w) {
       actual += static_cast<double>(s.actual_kib);
@@ -120,9 +114,9 @@ class MomPolicy : public Policy {
     return (actual - unused) / static_cast<double>(w.size());
   }
 
-  std::deque<int64_t> host_free_;
+  RingWindow<int64_t, kWindow> host_free_;
   struct Window {
-    std::deque<GuestStats> stats;
+    RingWindow<GuestStats, kWindow> stats;
     uint64_t seen = 0;  // the Remember() call that last saw the guest
   };
   std::unordered_map<std::string, Window> guests_;
