@@ -210,18 +210,27 @@ TEST_P(PolicyScoresTest, AdaptiveNeverLetsHostFallBelowReserve) {
   EXPECT_EQ(r.runs.at("adaptive").scores.host_low_s, 0);
 }
 
+// The lowest `score` among the policies other than adaptive, and whose it is.
+struct Best {
+  double value = -1;
+  std::string policy;
+};
+Best BestOther(const ScenarioRuns& r, double Scores::*score) {
+  Best best;
+  for (const auto& [policy, run] : r.runs) {
+    if (policy == "adaptive") continue;
+    if (best.value < 0 || run.scores.*score < best.value) {
+      best.value = run.scores.*score;
+      best.policy = policy;
+    }
+  }
+  return best;
+}
+
 TEST_P(PolicyScoresTest, AdaptivePressureAtMostHalfOfTheBestOther) {
   const ScenarioRuns& r = RunsFor(GetParam());
   ASSERT_EQ(r.runs.count("adaptive"), 1u);
-  double best = -1;
-  std::string best_policy;
-  for (const auto& [policy, run] : r.runs) {
-    if (policy == "adaptive") continue;
-    if (best < 0 || run.scores.pressure_s < best) {
-      best = run.scores.pressure_s;
-      best_policy = policy;
-    }
-  }
+  const auto [best, best_policy] = BestOther(r, &Scores::pressure_s);
   const double a = r.runs.at("adaptive").scores.pressure_s;
   if (best == 0) {
     EXPECT_EQ(a, 0) << best_policy << " reaches 0";
@@ -233,15 +242,7 @@ TEST_P(PolicyScoresTest, AdaptivePressureAtMostHalfOfTheBestOther) {
 TEST_P(PolicyScoresTest, AdaptiveWasteWithinTenPercentOfTheBestOther) {
   const ScenarioRuns& r = RunsFor(GetParam());
   ASSERT_EQ(r.runs.count("adaptive"), 1u);
-  double best = -1;
-  std::string best_policy;
-  for (const auto& [policy, run] : r.runs) {
-    if (policy == "adaptive") continue;
-    if (best < 0 || run.scores.waste_mib < best) {
-      best = run.scores.waste_mib;
-      best_policy = policy;
-    }
-  }
+  const auto [best, best_policy] = BestOther(r, &Scores::waste_mib);
   EXPECT_LE(r.runs.at("adaptive").scores.waste_mib, 1.1 * best)
       << "best other: " << best_policy << " " << best;
 }
