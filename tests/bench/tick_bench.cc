@@ -60,16 +60,6 @@ constexpr double kBenchDurationS = 1800;
 constexpr double kWarmupS = 30;
 constexpr double kClockStartS = 1'700'000'000;
 
-WorkloadOp Op(double at_s, WorkloadOp::Kind kind, double mib = 0,
-              double rate_mib_s = 0) {
-  WorkloadOp op;
-  op.at_s = at_s;
-  op.kind = kind;
-  op.mib = mib;
-  op.rate_mib_s = rate_mib_s;
-  return op;
-}
-
 Scenario MakeScaleScenario(int guests, double duration_s) {
   using K = WorkloadOp::Kind;
   Scenario s;
@@ -93,30 +83,30 @@ Scenario MakeScaleScenario(int guests, double duration_s) {
     for (double t = offset; t + 100 < duration_s; t += kPeriodS) {
       switch (i % 8) {
         case 1:  // allocate, then the process exits
-          g.workload.push_back(Op(t, K::kAlloc, 600, 25));
-          g.workload.push_back(Op(t + 70, K::kFreeAll));
+          g.workload.push_back(WorkloadOp{t, K::kAlloc, 600, 25});
+          g.workload.push_back(WorkloadOp{t + 70, K::kFreeAll});
           break;
         case 2:  // page cache fills, then is dropped
-          g.workload.push_back(Op(t, K::kCache, 500, 50));
-          g.workload.push_back(Op(t + 80, K::kDropCache));
+          g.workload.push_back(WorkloadOp{t, K::kCache, 500, 50});
+          g.workload.push_back(WorkloadOp{t + 80, K::kDropCache});
           break;
         case 3:  // slow leak
-          g.workload.push_back(Op(t, K::kAlloc, 150, 2));
-          g.workload.push_back(Op(t + 90, K::kFreeAll));
+          g.workload.push_back(WorkloadOp{t, K::kAlloc, 150, 2});
+          g.workload.push_back(WorkloadOp{t + 90, K::kFreeAll});
           break;
         case 4:  // allocate and free at the same pace
-          g.workload.push_back(Op(t, K::kAlloc, 350, 35));
-          g.workload.push_back(Op(t + 30, K::kFree, 350, 35));
+          g.workload.push_back(WorkloadOp{t, K::kAlloc, 350, 35});
+          g.workload.push_back(WorkloadOp{t + 30, K::kFree, 350, 35});
           break;
         case 6:  // burst
-          g.workload.push_back(Op(t, K::kAlloc, 450, 150));
-          g.workload.push_back(Op(t + 20, K::kFreeAll));
+          g.workload.push_back(WorkloadOp{t, K::kAlloc, 450, 150});
+          g.workload.push_back(WorkloadOp{t + 20, K::kFreeAll});
           break;
         case 7:  // cache, then an allocation on top
-          g.workload.push_back(Op(t, K::kCache, 300, 30));
-          g.workload.push_back(Op(t + 10, K::kAlloc, 200, 20));
-          g.workload.push_back(Op(t + 60, K::kFreeAll));
-          g.workload.push_back(Op(t + 61, K::kDropCache));
+          g.workload.push_back(WorkloadOp{t, K::kCache, 300, 30});
+          g.workload.push_back(WorkloadOp{t + 10, K::kAlloc, 200, 20});
+          g.workload.push_back(WorkloadOp{t + 60, K::kFreeAll});
+          g.workload.push_back(WorkloadOp{t + 61, K::kDropCache});
           break;
         default:  // idle
           break;

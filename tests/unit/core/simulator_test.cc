@@ -23,16 +23,6 @@ ScenarioGuest Guest(std::string name, double start_mib = 1024) {
   return g;
 }
 
-WorkloadOp Op(double at_s, WorkloadOp::Kind kind, double mib = 0,
-              double rate_mib_s = 0) {
-  WorkloadOp op;
-  op.at_s = at_s;
-  op.kind = kind;
-  op.mib = mib;
-  op.rate_mib_s = rate_mib_s;
-  return op;
-}
-
 Scenario OneHost(std::vector<ScenarioGuest> guests) {
   Scenario s;
   s.name = "unit";
@@ -78,8 +68,8 @@ TEST(SimulatorTest, BalloonMovesAtItsRate) {
 
 TEST(SimulatorTest, BalloonTakesFreePagesBeforeCacheAndStopsAtUsedPlus16) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 400),
-                Op(0, WorkloadOp::Kind::kCache, 300)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 400},
+                WorkloadOp{0, WorkloadOp::Kind::kCache, 300}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   SimGuestState s = State(sim, "vm1");
@@ -106,8 +96,8 @@ TEST(SimulatorTest, BalloonTakesFreePagesBeforeCacheAndStopsAtUsedPlus16) {
 
 TEST(SimulatorTest, AllocationEvictsCacheBeforeAnythingElse) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(0, WorkloadOp::Kind::kCache, 800),
-                Op(1, WorkloadOp::Kind::kAlloc, 500)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kCache, 800},
+                WorkloadOp{1, WorkloadOp::Kind::kAlloc, 500}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   SimGuestState s = State(sim, "vm1");
@@ -124,9 +114,9 @@ TEST(SimulatorTest, AllocationEvictsCacheBeforeAnythingElse) {
 
 TEST(SimulatorTest, CacheOnlyGrowsIntoFreeMemory) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 200),
-                Op(1, WorkloadOp::Kind::kCache, 5000, 1000),
-                Op(20, WorkloadOp::Kind::kDropCache)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 200},
+                WorkloadOp{1, WorkloadOp::Kind::kCache, 5000, 1000},
+                WorkloadOp{20, WorkloadOp::Kind::kDropCache}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   sim.AdvanceTo(10);
@@ -144,7 +134,7 @@ TEST(SimulatorTest, CacheOnlyGrowsIntoFreeMemory) {
 
 TEST(SimulatorTest, AllocGrowsAtItsRate) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(2, WorkloadOp::Kind::kAlloc, 400, 40)};
+  g.workload = {WorkloadOp{2, WorkloadOp::Kind::kAlloc, 400, 40}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   sim.AdvanceTo(2);
@@ -159,9 +149,9 @@ TEST(SimulatorTest, AllocGrowsAtItsRate) {
 
 TEST(SimulatorTest, FreeAtRateAndFreeAll) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 600),
-                Op(1, WorkloadOp::Kind::kFree, 200, 50),
-                Op(10, WorkloadOp::Kind::kFreeAll)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 600},
+                WorkloadOp{1, WorkloadOp::Kind::kFree, 200, 50},
+                WorkloadOp{10, WorkloadOp::Kind::kFreeAll}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   sim.AdvanceTo(3);
@@ -175,7 +165,7 @@ TEST(SimulatorTest, FreeAtRateAndFreeAll) {
 
 TEST(SimulatorTest, AllocationBeyondMemoryWithoutSwapIsOomKilled) {
   ScenarioGuest g = Guest("vm1");  // 1024 - 80 = 944 MiB of room
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 2000, 100)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 2000, 100}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   sim.AdvanceTo(9);  // 900 MiB still fits
@@ -196,7 +186,7 @@ TEST(SimulatorTest, AllocationBeyondMemoryWithoutSwapIsOomKilled) {
 TEST(SimulatorTest, AllocationBeyondMemorySwapsAndCountsIt) {
   ScenarioGuest g = Guest("vm1");
   g.swap_mib = 512;
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 1200, 100)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 1200, 100}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   clock.Set(20);
@@ -224,7 +214,7 @@ TEST(SimulatorTest, AllocationBeyondMemorySwapsAndCountsIt) {
 TEST(SimulatorTest, OomOnlyWhenSwapIsExhausted) {
   ScenarioGuest g = Guest("vm1");
   g.swap_mib = 512;
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 1600, 100)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 1600, 100}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   double most_swapped = 0;
@@ -246,7 +236,7 @@ TEST(SimulatorTest, OomOnlyWhenSwapIsExhausted) {
 TEST(SimulatorTest, SwappedPagesComeBackWhenTheBalloonGrows) {
   ScenarioGuest g = Guest("vm1");
   g.swap_mib = 512;
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 1200)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 1200}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   sim.AdvanceTo(5);
@@ -287,8 +277,8 @@ TEST(SimulatorTest, GuestWithoutStatsReportsNoOptionals) {
 
 TEST(SimulatorTest, StatsOpSwitchesReportingOffAndOn) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(2, WorkloadOp::Kind::kStats),
-                Op(5, WorkloadOp::Kind::kStats)};
+  g.workload = {WorkloadOp{2, WorkloadOp::Kind::kStats},
+                WorkloadOp{5, WorkloadOp::Kind::kStats}};
   g.workload[0].on = false;
   g.workload[1].on = true;
   ManualClock clock;
@@ -305,7 +295,7 @@ TEST(SimulatorTest, StatsOpSwitchesReportingOffAndOn) {
 
 TEST(SimulatorTest, StatsRefreshOncePerSecondAndAreStaleBetween) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 500, 100)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 500, 100}};
   ManualClock clock(1000);
   SimHypervisor sim(OneHost({g}), &clock, 1000);
   Result<Snapshot> snap = sim.Sample();
@@ -333,9 +323,9 @@ TEST(SimulatorTest, StatsRefreshOncePerSecondAndAreStaleBetween) {
 
 TEST(SimulatorTest, DestroyAndStart) {
   ScenarioGuest a = Guest("vm1");
-  a.workload = {Op(0, WorkloadOp::Kind::kAlloc, 300),
-                Op(10, WorkloadOp::Kind::kDestroy),
-                Op(20, WorkloadOp::Kind::kStart)};
+  a.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 300},
+                WorkloadOp{10, WorkloadOp::Kind::kDestroy},
+                WorkloadOp{20, WorkloadOp::Kind::kStart}};
   ScenarioGuest b = Guest("vm2", 768);
   b.at_s = 5;
   ManualClock clock;
@@ -371,7 +361,7 @@ TEST(SimulatorTest, DestroyAndStart) {
 
 TEST(SimulatorTest, HostFreeIsTotalMinusHostUsedMinusGuests) {
   ScenarioGuest b = Guest("vm2", 2048);
-  b.workload = {Op(10, WorkloadOp::Kind::kDestroy)};
+  b.workload = {WorkloadOp{10, WorkloadOp::Kind::kDestroy}};
   ManualClock clock;
   SimHypervisor sim(OneHost({Guest("vm1"), b}), &clock, 0);
   Result<Snapshot> snap = sim.Sample();
@@ -405,8 +395,8 @@ TEST(SimulatorTest, SampleCarriesTargetMetadataAndRss) {
   ScenarioGuest g = Guest("vm1");
   g.min_mib = 512;
   g.shares = 2000;
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 100),
-                Op(0, WorkloadOp::Kind::kCache, 50)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 100},
+                WorkloadOp{0, WorkloadOp::Kind::kCache, 50}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g, Guest("vm2")}), &clock, 0);
   ASSERT_TRUE(sim.SetTarget("vm1", MibToKib(900)).ok());
@@ -446,7 +436,7 @@ TEST(SimulatorTest, SetTargetRejectsOutOfRangeAndCountsActions) {
 // under the 200 MiB reserve for 6 s.
 TEST(SimulatorTest, ScoresOnAHandCheckedScenario) {
   ScenarioGuest a = Guest("vm1", 1200);
-  a.workload = {Op(5, WorkloadOp::Kind::kAlloc, 1100)};
+  a.workload = {WorkloadOp{5, WorkloadOp::Kind::kAlloc, 1100}};
   ScenarioGuest b = Guest("vm2", 200);
   b.at_s = 4;
   Scenario s = OneHost({a, b});
@@ -469,7 +459,7 @@ TEST(SimulatorTest, ScoresOnAHandCheckedScenario) {
 TEST(SimulatorTest, SwappingCountsAsPressureEvenWithFreeMemory) {
   ScenarioGuest g = Guest("vm1");
   g.swap_mib = 512;
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 1200)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 1200}};
   Scenario s = OneHost({g});
   s.duration_s = 100;
   ManualClock clock;
@@ -498,11 +488,11 @@ TEST(SimulatorTest, SameCallsGiveTheSameNumbers) {
   auto run = [] {
     ScenarioGuest a = Guest("vm1");
     a.swap_mib = 256;
-    a.workload = {Op(1, WorkloadOp::Kind::kAlloc, 1500, 37),
-                  Op(2, WorkloadOp::Kind::kCache, 300, 13),
-                  Op(40, WorkloadOp::Kind::kFree, 700, 21)};
+    a.workload = {WorkloadOp{1, WorkloadOp::Kind::kAlloc, 1500, 37},
+                  WorkloadOp{2, WorkloadOp::Kind::kCache, 300, 13},
+                  WorkloadOp{40, WorkloadOp::Kind::kFree, 700, 21}};
     ScenarioGuest b = Guest("vm2", 700);
-    b.workload = {Op(3, WorkloadOp::Kind::kAlloc, 2000, 55)};
+    b.workload = {WorkloadOp{3, WorkloadOp::Kind::kAlloc, 2000, 55}};
     ManualClock clock;
     SimHypervisor sim(OneHost({a, b}), &clock, 0);
     for (int t = 0; t < 120; t += 3) {
@@ -570,7 +560,7 @@ TEST(SimulatorTest, SetFailsFaultCostsOnlyThatGuest) {
 
 TEST(SimulatorTest, StaleFaultFreezesStats) {
   ScenarioGuest g = Guest("vm1");
-  g.workload = {Op(0, WorkloadOp::Kind::kAlloc, 500, 50)};
+  g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 500, 50}};
   ManualClock clock;
   SimHypervisor sim(OneHost({g}), &clock, 0);
   clock.Set(2);
