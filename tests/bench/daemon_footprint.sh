@@ -55,21 +55,13 @@ fi
 if [[ -z $bench ]]; then bench=$(dirname "$bin")/tests/bench/memcoord_tick_bench; fi
 [[ -x $bench ]] || die "memcoord_tick_bench not found at '$bench'; give --bench"
 
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/daemon_harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon_harness.sh"
 
 scenario=$tmp/scale-$guests-guests.yaml
 "$bench" --write-scenario="$guests" --duration=240 >"$scenario"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 url=http://127.0.0.1:$port/metrics
 
 "$bin" --connect "sim:$scenario" --interval 1 --listen "127.0.0.1:$port" \

@@ -6,16 +6,10 @@
 set -uo pipefail
 bin=$1
 scenario=$2
-tmp=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+# shellcheck source=tests/daemon_harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon_harness.sh"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 write_config() {  # write_config DRY_RUN POLICY
   cat >"$tmp/mc.yaml" <<YAML
 connect: "sim:$scenario"
@@ -72,5 +66,4 @@ elapsed=$(python3 -c "print($(date +%s.%N) - $start)")
 python3 -c "import sys; sys.exit(0 if $elapsed < 0.5 else 1)" && ok || bad "SIGTERM ended it within one interval (took ${elapsed}s)"
 grep -q "stopped" "$tmp/log" && ok || bad "log says stopped"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]] || { sed 's/^/  | /' "$tmp/log"; exit 1; }
+finish "$tmp/log"

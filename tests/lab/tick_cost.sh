@@ -55,17 +55,11 @@ done
 require_root
 bin=$(find_bin "$bin")
 
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+# shellcheck source=tests/daemon_harness.sh
+source "$here/../daemon_harness.sh"
+on_exit() { # shellcheck disable=SC2317 # run by the harness at exit
   if [[ $keep -eq 0 ]]; then "$lab" down --prefix "$prefix" >/dev/null 2>&1 || true; fi
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
@@ -74,7 +68,7 @@ echo "== lab: $guests guests $prefix-1..$prefix-$guests (max 2048 MiB, start 512
   || die "lab.sh up failed"
 "$lab" exec "$prefix-1" 'memhog stop >/dev/null 2>&1; true' >/dev/null
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 url=http://127.0.0.1:$port/metrics
 cat >"$tmp/config.yaml" <<EOF
 connect: qemu:///system

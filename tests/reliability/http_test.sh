@@ -18,20 +18,10 @@ scenario=$2
 for tool in curl openssl python3; do
   command -v "$tool" >/dev/null || { echo "SKIP: needs $tool"; exit 77; }
 done
-tmp=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+# shellcheck source=tests/daemon_harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon_harness.sh"
 check() {  # check DESCRIPTION EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then ok; else bad "$1: expected '$2', got '$3'"; fi
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # start_daemon EXTRA_WEB_YAML: starts the daemon and waits for /healthz.
@@ -54,7 +44,7 @@ YAML
   done
   return 1
 }
-stop_daemon() {
+stop_and_check_daemon() {
   [[ -n $pid ]] || return 0
   kill -TERM "$pid"
   wait "$pid"
@@ -148,7 +138,7 @@ check "serves /metrics after oversized requests" 200 "$(status "$base/metrics")"
 kill -0 "$pid" 2>/dev/null && ok || bad "daemon alive after oversized requests"
 rss_kb=$(awk '/^VmRSS/{print $2}' /proc/"$pid"/status)
 [[ $rss_kb -lt 200000 ]] && ok || bad "RSS after a 20 MB body stays small ($rss_kb kB)"
-stop_daemon
+stop_and_check_daemon
 
 # --- basic auth ----------------------------------------------------------
 hash=$(printf '%s' 's3cret pass' | sha256sum | cut -d' ' -f1)
@@ -177,7 +167,7 @@ check "authenticated unknown path 404" 404 "$(status -u 'bob:plain-pw' "$base/no
 www=$(curl -s -D - -o /dev/null "$base/metrics" | tr -d '\r' |
       awk -F': ' 'tolower($1)=="www-authenticate"{print $2}')
 [[ $www == Basic* ]] && ok || bad "401 carries a Basic challenge ($www)"
-stop_daemon
+stop_and_check_daemon
 
 # --- TLS -----------------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
@@ -195,7 +185,7 @@ if start_daemon ", tls_cert_file: \"$tmp/cert.pem\", tls_key_file: \"$tmp/key.pe
   [[ $v != "200 rc=0" ]] && ok || bad "an unknown certificate is not trusted"
   plain=$(status "http://127.0.0.1:$port/metrics")
   [[ $plain != 200 ]] && ok || bad "plain http on the TLS port gets no metrics"
-  stop_daemon
+  stop_and_check_daemon
 elif [[ -n $pid_rc ]]; then
   echo "TLS: the daemon refused to start (exit $pid_rc)"
   [[ $pid_rc -ne 0 ]] && ok || bad "refusing TLS exits non-zero"
@@ -220,12 +210,11 @@ for key in "$tmp/missing.pem" "$tmp/other-key.pem"; do
   pid_rc=
   if start_daemon ", tls_cert_file: \"$tmp/cert.pem\", tls_key_file: \"$key\"" https; then
     bad "TLS with key $(basename "$key") is refused"
-    stop_daemon
+    stop_and_check_daemon
   else
     [[ -n $pid_rc && $pid_rc -ne 0 ]] && ok ||
       bad "TLS with key $(basename "$key") ends the daemon (rc ${pid_rc:-none})"
   fi
 done
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]] || { sed 's/^/  | /' "$tmp/log"; exit 1; }
+finish "$tmp/log"

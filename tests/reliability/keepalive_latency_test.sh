@@ -9,11 +9,9 @@
 set -uo pipefail
 bin=$1
 scenario=$2
-tmp=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=tests/daemon_harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon_harness.sh"
+port=$(free_port)
 url="http://127.0.0.1:$port/metrics"
 "$bin" --connect "sim:$scenario" --interval 0.5 --listen "127.0.0.1:$port" --log-level warn \
   >"$tmp/log" 2>&1 &

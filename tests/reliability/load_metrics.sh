@@ -18,10 +18,8 @@ seconds=${3:-30}
 connections=${4:-64}
 interval=${MEMCOORD_LOAD_INTERVAL:-0.5}
 command -v wrk >/dev/null || { echo "SKIP: needs wrk"; exit 77; }
-tmp=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+# shellcheck source=tests/daemon_harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon_harness.sh"
 
 if [[ $host =~ ^[0-9]+$ ]]; then
   scenario=$tmp/load-$host.yaml
@@ -62,7 +60,7 @@ if command -v taskset >/dev/null && [[ $cpus -ge 2 ]]; then
   pin_wrk="taskset -c 1-$((cpus - 1))"
   wrk_threads=$((cpus - 1 < 4 ? cpus - 1 : 4))
 fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port/metrics"
 $pin_daemon "$bin" --connect "sim:$scenario" --policy adaptive --interval "$interval" \
   --listen "127.0.0.1:$port" --log-level warn >"$tmp/log" 2>&1 &

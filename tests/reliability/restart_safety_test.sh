@@ -14,14 +14,8 @@
 set -uo pipefail
 bin=$1
 scenario=$2
-tmp=$(mktemp -d)
-pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+# shellcheck source=tests/daemon_harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon_harness.sh"
 
 # "domain vm1: 1237 MiB -> 718 MiB (reclaim)" -> "vm1 1237 718 reclaim"
 actions() {
@@ -69,7 +63,7 @@ for policy in seed adaptive mom proxmox; do
 done
 
 # 3. The daemon: commands are policy actions only, none after SIGTERM.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$bin" --connect "sim:$scenario" --policy seed --interval 0.5 --listen "127.0.0.1:$port" \
   >"$tmp/daemon.log" 2>&1 &
 pid=$!
@@ -104,5 +98,4 @@ after_stop=$(awk '/stopping|stopped/{s=1} s && /MiB -> /' "$tmp/daemon.log")
 [[ -z $after_stop ]] && ok || bad "commands after the stop request: $after_stop"
 grep -qiE 'reset|maximum memory restored' "$tmp/daemon.log" && bad "daemon logs a reset" || ok
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]] || { for f in "$tmp"/seed.log "$tmp"/daemon.log; do echo "== $f"; sed 's/^/  | /' "$f"; done; exit 1; }
+finish "$tmp"/seed.log "$tmp"/daemon.log
