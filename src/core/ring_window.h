@@ -20,7 +20,6 @@ class RingWindow {
  public:
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  static constexpr size_t capacity() { return N; }
 
   // i = 0 is the oldest value; requires i < size().
   const T& operator[](size_t i) const { return data_[(head_ + i) % N]; }
