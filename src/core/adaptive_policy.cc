@@ -1,52 +1,20 @@
-// The adaptive policy (DESIGN section 6, adaptive): the default.
+// The adaptive policy: the default. Every tick runs five phases over every
+// managed guest with statistics:
 //
-// Every tick it looks at every guest. Free memory F is the best signal the
-// guest gives (usable when reported, else unused); demand D = actual - F is
-// what the guest holds and cannot give back. D does not move when the
-// balloon moves, so its trend is the guest's own: the slope s of D (KiB/s,
-// the larger of the least-squares slope over the last 4 samples and the
-// last step) says how fast free memory is being eaten.
+//   Assess   what each guest's sample and history say: free memory F,
+//            demand and its slope, lines, reaction time, headroom it keeps.
+//   Needs    what each starved or soon-starved guest must be given.
+//   Share    what the host can give, shared by urgency, shares and deficit.
+//   Reclaim  what idle guests give back, gradually, down to their headroom.
+//   Squeeze  what idle guests give up while the host is short.
 //
-// Lines, per guest: starvation L = max(starvation, 6 % of actual), critical
-// C = max(guest_min_unused, 5 % of actual), waste W = waste threshold, and
-// headroom H = 0.75 * (W - starvation).
-//
-// Growth. A guest is critical when F <= C or when it swaps in or takes
-// major faults; starved when F <= L; predicted when its demand rises and
-// F - s*I < L, i.e. it would cross the line before the next decision
-// (interval I). Such a guest is given
-//     G = max(L + H + X + s*(I + settle) - F, 0.9*W - F)
-// where X is what it has in swap (swap out - swap in) and settle =
-// min(I, G0/v) the time the balloon (speed v, learned from observed moves)
-// needs for the first-order grant G0 = L + H + X + s*I - F: the grant lasts
-// until the next decision and the balloon move that follows it. Memory
-// below the waste line costs nothing, so the grant fills up to near it.
-//
-// Sharing. Growth is paid from host free above the host reserve and from
-// the guest budget, both less growth already promised to balloons still
-// moving. First every guest gets its urgent part, max(C + X + s*(I +
-// settle) - F, 0); then the rest of each need, critical before starved
-// before predicted before floor; within each round by shares x what is
-// still missing, water-filled. Grow actions come first in the plan, most
-// urgent first, because guardrails grant growth in plan order.
-//
-// Reclaim. A guest whose demand is not rising and whose unused exceeds W by
-// half a minimum step gives back down to L + 0.25*(W - starvation) unused
-// (guardrails release at most half of unused per step, so this is
-// gradual). A guest grown in the last 5 decisions must stay above W for 3
-// samples first: its workload may only have paused. While the host is
-// under its reserve or urgent needs go unmet, idle guests (demand not
-// rising, not grown lately) are squeezed down to C + 16 MiB unused, the
-// most spare first, until the shortfall is covered.
-//
-// Hysteresis. Changes under max(32 MiB, 2 % of actual) are dropped, and a
-// guest whose balloon has not settled on its last target (within max(8
-// MiB, v*I/4), and still moving) gets no new command unless it is starving
-// harder than when the last grow was sent.
+// The history of each guest (its samples, learned balloon speed, fastest
+// growth seen, last commands) is written in one place, Remember(), after the
+// plan is made; the phases before it only read. The formulas are in the
+// comment above each phase and in the README ("How each policy decides").
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,17 +42,27 @@ constexpr double kSettleFraction = 0.25;
 constexpr double kDefaultSpeedKibS = 128.0 * kKibPerMib;
 // Demand slopes under this (KiB/s) count as flat: rounding of the stats.
 constexpr double kFlatSlopeKibS = 1.0 * kKibPerMib;
+// Guests refresh their balloon statistics once a second (the period libvirt
+// is asked for, and the simulator's).
+constexpr double kStatsPeriodS = 1.0;
 // Lines scale with the guest: a large guest needs more free memory to
 // stay out of reclaim (the kernel's watermarks scale the same way).
 constexpr double kLineFraction = 0.06;      // starvation line L
 constexpr double kCriticalFraction = 0.05;  // critical line C
-// Headroom above L that a grant aims for, and what a reclaim leaves above
-// L, as fractions of the band between the starvation and waste lines.
-constexpr double kHeadroomFraction = 0.75;
-constexpr double kKeepFraction = 0.25;
-// Memory below the waste line costs a guest nothing to hold, so a grant
-// fills free memory up to this fraction of the waste line at least.
-constexpr double kFillFraction = 0.9;
+// Free memory below the waste line costs nothing to hold: every guest keeps
+// this fraction of the waste line at least, and a grant fills up to it.
+constexpr double kKeepFraction = 0.9;
+// Growth rate a guest is assumed able to start at any moment (a build, a
+// JVM filling its heap, a batch job) until it, or another guest of the
+// host, has been seen growing faster.
+constexpr double kPriorRateKibS = 96.0 * kKibPerMib;
+// The fastest growth seen on a guest is remembered with this half-life.
+constexpr double kRateHalfLifeS = 120;
+// From a decision to the balloon's first delivered MiB (command, driver).
+constexpr double kCommandLagS = 0.25;
+// Headroom above the keep line is held only while the host's spare memory
+// covers it this many times over; it shrinks in proportion below that.
+constexpr double kEaseCover = 2.0;
 // Reclaim when unused exceeds the waste line by half a minimum step, after
 // one sample; a guest grown in the last kRecentTicks decisions must stay
 // above the line for kWasteTicksAfterGrow samples, as its workload may only
@@ -93,6 +71,13 @@ constexpr double kExcessSteps = 0.5;
 constexpr int kWasteTicks = 1;
 constexpr int kWasteTicksAfterGrow = 3;
 constexpr int64_t kRecentTicks = 5;
+// A guest still releasing memory is reclaimed once this many intervals of its
+// release have piled up.
+constexpr double kReleaseBatchIntervals = 3;
+// Headroom above the keep line is trimmed once a guest holds more than it
+// needs by this fraction of that part, and topped up once it holds less by
+// the same.
+constexpr double kTrimFraction = 0.5;
 // Guests squeezed for the host keep C plus this.
 constexpr int64_t kSqueezeMarginKib = 16 * kKibPerMib;
 
@@ -107,16 +92,54 @@ struct Point {
 // The points of the trend fit, and the one before them (for the last step).
 using History = RingWindow<Point, kTrendSamples + 1>;
 
+// What the policy remembers of a guest between ticks.
 struct Memory {
   History points;
   int above_waste = 0;
   double speed_kib_s = kDefaultSpeedKibS;
+  double peak_rate_kib_s = 0;  // fastest demand growth seen, decayed
   // Free memory when the last grow was sent, for "starving harder".
   std::optional<int64_t> free_at_command_kib;
   std::optional<int64_t> last_grow_tick;
-  // When host pressure last squeezed the guest.
-  std::optional<int64_t> last_squeeze_tick;
+  std::optional<int64_t> last_squeeze_tick;  // host pressure squeezed it
   uint64_t seen = 0;  // the Remember() call that last saw the guest
+};
+
+// What Assess decides a guest's part in this tick is.
+enum class Role {
+  kCeiling,  // above its configured ceiling: lowered to it
+  kFloor,    // below its floor: raised to it
+  kGrow,     // starved or predicted to starve: Needs
+  kLend,     // growing with far more free than it needs: may lend
+  kIdle,     // demand flat: Reclaim, and Squeeze when the host is short
+  kWait,     // its balloon is still moving, or it was just squeezed
+};
+
+// One guest as Assess sees it. Sizes KiB, rates KiB/s, times s.
+struct View {
+  const GuestSample* guest;
+  Role role = Role::kWait;
+  // The guest's memory as it will be remembered after this tick.
+  Memory next;
+  int64_t free = 0;      // F: usable when reported, else unused
+  int64_t unused = 0;    // U
+  int64_t spare = 0;     // min(U, F): what a shrink may take
+  int64_t line = 0;      // L
+  int64_t critical = 0;  // C
+  int64_t swapped = 0;   // X: swap out - swap in
+  int64_t min_step = 0;
+  int64_t from = 0;           // where a change starts (a pending target counts)
+  double free_after = 0;      // F once the pending target is delivered
+  double slope = 0;           // s+: demand growth, 0 when falling
+  double fall = 0;            // demand release rate, 0 when rising or flat
+  double reaction_s = 0;      // T: until growth decided now starts to arrive
+  bool starved = false;       // F <= L, or critical
+  bool critical_now = false;  // F <= C, or swapping in, or major faults
+  bool predicted = false;     // would cross L before the next decision
+  bool moving = false;        // balloon still on its way to the last target
+  bool recently_grown = false;
+  bool squeezed = false;  // squeezed for the host lately, demand flat
+  int64_t keep = 0;       // unused an idle guest keeps (headroom, eased)
 };
 
 // Growth classes, most urgent first.
@@ -124,16 +147,28 @@ enum class Urgency { kCritical = 0, kStarved = 1, kPredicted = 2, kFloor = 3 };
 constexpr int kUrgencyCount = 4;
 
 struct Need {
-  const GuestSample* guest;
+  const View* view;
   Urgency urgency;
-  int64_t from_kib;  // where the growth starts (a pending target counts)
   int64_t need_kib;
   int64_t urgent_kib;  // the part that keeps it off its critical line
   double order;        // lower is more urgent within an urgency class
   int64_t grant_kib = 0;
 };
 
+// A guest that may give memory up while the host is short.
+struct Donor {
+  View* view;
+  int64_t keep_kib;  // unused it keeps however short the host is
+};
+
+// What the host can give this tick.
+struct HostView {
+  int64_t available_kib = 0;  // for growth: above the reserve and budget
+  int64_t short_kib = 0;      // below the reserve (> 0: short)
+};
+
 int64_t Clamp0(int64_t v) { return v < 0 ? 0 : v; }
+int64_t Kib(double v) { return static_cast<int64_t>(v); }
 
 // Least-squares slope of demand over the points (KiB per second).
 double TrendSlope(const History& points) {
@@ -156,339 +191,366 @@ double TrendSlope(const History& points) {
   return den > 0 ? num / den : 0;
 }
 
+// The larger of the last step's slope and the trend: a burst shows in the
+// last step before the fit catches up.
+double DemandSlope(const History& points) {
+  if (points.size() < 2) return 0;
+  const Point& a = points[points.size() - 2];
+  const Point& b = points.back();
+  const double last = static_cast<double>(b.demand_kib - a.demand_kib) /
+                      std::max(b.time_s - a.time_s, 1e-3);
+  return std::max(last, TrendSlope(points));
+}
+
+// Demand growth that started since the sample before: it began at some
+// moment of the last step, so the step's average understates it; it is taken
+// to have taken at least one stats period. Zero unless the step before was
+// flat (or there is none) and this one rises.
+double OnsetRate(const History& points) {
+  if (points.size() < 2) return 0;
+  const Point& a = points[points.size() - 2];
+  const Point& b = points.back();
+  const double dt = b.time_s - a.time_s;
+  const double grew = static_cast<double>(b.demand_kib - a.demand_kib);
+  if (dt <= 0 || grew <= kFlatSlopeKibS * dt) return 0;
+  if (points.size() >= 3) {
+    const Point& before = points[points.size() - 3];
+    const double dt0 = a.time_s - before.time_s;
+    if (dt0 > 0 && static_cast<double>(a.demand_kib - before.demand_kib) >
+                       kFlatSlopeKibS * dt0) {
+      return 0;
+    }
+  }
+  return grew / std::min(dt, kStatsPeriodS);
+}
+
+bool Faulting(const History& points) {
+  if (points.size() < 2) return false;
+  const Point& a = points[points.size() - 2];
+  const Point& b = points.back();
+  return b.swap_in_kib > a.swap_in_kib || b.major_faults > a.major_faults;
+}
+
+// False when the balloon stood still over the last sample: it will not
+// reach its target (a shrink stops where the guest's memory is in use).
+bool StillMoving(const History& points) {
+  if (points.size() < 2) return true;
+  const Point& a = points[points.size() - 2];
+  const Point& b = points.back();
+  return std::llabs(b.actual_kib - a.actual_kib) > kSettleToleranceKib;
+}
+
+// A balloon that moved the whole time between two samples shows its
+// speed; one that arrived early shows a lower bound.
+double LearnSpeed(double speed, const Point& last, const Point& p,
+                  const GuestSample& g) {
+  const double dt = p.time_s - last.time_s;
+  const double moved =
+      static_cast<double>(std::llabs(p.actual_kib - last.actual_kib));
+  if (dt <= 0 || moved < static_cast<double>(kSettleToleranceKib)) {
+    return speed;
+  }
+  const bool arrived =
+      !g.target_kib ||
+      std::llabs(*g.target_kib - p.actual_kib) <= kSettleToleranceKib;
+  return arrived ? std::max(speed, moved / dt) : moved / dt;
+}
+
 class AdaptivePolicy : public Policy {
  public:
-  explicit AdaptivePolicy(const PolicyParams& params) : params_(params) {}
+  explicit AdaptivePolicy(const PolicyParams& params)
+      : params_(params), interval_s_(std::max(params.interval_s, 0.1)) {}
   std::string_view name() const override { return "adaptive"; }
 
   Plan Decide(const Snapshot& snapshot) override {
     ++tick_;
-    Remember(snapshot);
-    const int64_t s_line = params_.starvation_kib;
-    const int64_t band = std::max<int64_t>(params_.waste_kib - s_line, 0);
-    const double headroom = kHeadroomFraction * static_cast<double>(band);
-    const double interval = std::max(params_.interval_s, 0.1);
+    const HostView host = AssessHost(snapshot);
+    std::vector<View> views = Assess(snapshot);
+    Ease(views, host);
+    std::vector<Need> needs = Needs(views);
+    Share(needs, host.available_kib);
+    Plan plan;
+    const int64_t unmet = Grants(needs, plan);
+    std::vector<Action> shrinks = Reclaim(views);
+    Squeeze(views, unmet + Clamp0(host.short_kib), shrinks);
+    for (Action& a : shrinks) plan.actions.push_back(std::move(a));
+    Remember(snapshot, views, plan);
+    return plan;
+  }
 
-    // Growth already promised and not yet delivered is not free to give.
+ private:
+  // Host. Growth is paid from host free above the reserve R and from the
+  // guest budget B, both less growth already promised to balloons still
+  // moving (P = sum over guests of max(target - actual, 0)):
+  //   available = max(0, min(free - P - R, B - sum(actual) - P))
+  //   short     = R - (free - P)
+  HostView AssessHost(const Snapshot& snapshot) const {
     int64_t pending = 0, sum_actual = 0;
     for (const GuestSample& g : snapshot.guests) {
       sum_actual += g.actual_kib;
       if (g.target_kib) pending += Clamp0(*g.target_kib - g.actual_kib);
     }
-    const int64_t host_short =
+    HostView h;
+    h.short_kib =
         params_.host_min_free_kib - (snapshot.host.free_kib - pending);
-    int64_t available = -host_short;
+    int64_t available = -h.short_kib;
     if (snapshot.guest_budget_kib) {
       available = std::min(available,
                            *snapshot.guest_budget_kib - sum_actual - pending);
     }
-    available = Clamp0(available);
+    h.available_kib = Clamp0(available);
+    return h;
+  }
 
-    std::vector<Need> needs;
-    struct Idle {
-      const GuestSample* guest;
-      int64_t unused_kib;
-      int64_t keep_kib;
-    };
-    std::vector<Idle> idle;
-    std::vector<Action> shrinks;
-
+  // Assess, per guest (sizes of actual A):
+  //   F = usable if reported, else unused; demand D = A - F (what the guest
+  //   holds and cannot give back; it does not move when the balloon does);
+  //   s = max(last step of D, least-squares slope of D over 4 samples);
+  //       growth that starts after a flat step is taken to have taken one
+  //       stats period at least (the step's average understates a burst);
+  //   L = max(starvation, 6 % A); C = max(guest_min_unused, 5 % A);
+  //   X = swap out - swap in (what the guest has in swap);
+  //   T = I + stats age + command lag: how long memory taken now lasts
+  //       before growth decided on the next sample can arrive;
+  //   critical: F <= C, or swapping in, or major faults;
+  //   starved:  F <= L (or critical);
+  //   predicted: s > 0 and F' - s*T < L, where F' = F + (pending target - A),
+  //              i.e. the line would be crossed before growth could arrive.
+  std::vector<View> Assess(const Snapshot& snapshot) const {
+    std::vector<View> views;
+    views.reserve(snapshot.guests.size());
     for (const GuestSample& g : snapshot.guests) {
       if (!g.has_stats() || !g.limits.managed) continue;
-      Memory& m = memory_[g.name];
-      const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
-      const int64_t unused = *g.unused_kib;
-      // What can be taken without starving the guest: a kernel keeps part
-      // of its free memory in reserve, so usable may read below unused, and
-      // what a shrink may take is judged on the same signal that judges
-      // starvation (else a shrink makes the guest look starved, and it is
-      // grown back the next tick).
-      const int64_t spare = std::min(unused, free);
-      const int64_t actual = g.actual_kib;
-      const double actual_d = static_cast<double>(actual);
-      const int64_t floor = g.limits.floor_kib;
-      const int64_t ceiling = std::max(g.ceiling_kib(), floor);
-      const double slope = DemandSlope(m);
-      const bool rising = slope > kFlatSlopeKibS;
-      const int64_t line = std::max<int64_t>(
-          s_line, static_cast<int64_t>(kLineFraction * actual_d));
-      const int64_t critical =
-          std::max<int64_t>(params_.guest_min_unused_kib,
-                            static_cast<int64_t>(kCriticalFraction * actual_d));
-      const bool faulting = Faulting(m);
-      const bool is_critical = free <= critical || faulting;
-      const bool starved = is_critical || free <= line;
-      const int64_t swapped = g.swap_out_kib && g.swap_in_kib
-                                  ? Clamp0(*g.swap_out_kib - *g.swap_in_kib)
-                                  : 0;
-      const int64_t min_step = std::max<int64_t>(
-          kMinStepKib, static_cast<int64_t>(kMinStepFraction * actual_d));
-      const int64_t tolerance = std::max<int64_t>(
-          kSettleToleranceKib,
-          static_cast<int64_t>(kSettleFraction * m.speed_kib_s * interval));
-      const bool moving = g.target_kib &&
-                          std::llabs(*g.target_kib - actual) > tolerance &&
-                          StillMoving(m);
-      const int64_t from = moving ? *g.target_kib : actual;
-      const double free_after = static_cast<double>(free + (from - actual));
-
-      // Corrections to the configured bounds come before anything else.
-      if (actual > ceiling) {
-        shrinks.push_back({g.name, actual, ceiling, Reason::kCeiling});
-        continue;
-      }
-      if (from < floor) {
-        needs.push_back(
-            {&g, Urgency::kFloor, from, floor - from, floor - from, 0});
-        continue;
-      }
-
-      // Growth: enough to stay above L + H until the next decision and the
-      // balloon move after it (settle), and at least up to near the waste
-      // line. The urgent part only keeps the guest above C meanwhile.
-      const double s_up = std::max(slope, 0.0);
-      const double base = static_cast<double>(line + swapped) + headroom -
-                          free_after + s_up * interval;
-      const double settle =
-          std::min(interval, std::max(base, 0.0) / m.speed_kib_s);
-      const double grant = std::max(
-          {base + s_up * settle,
-           kFillFraction * static_cast<double>(params_.waste_kib) - free_after,
-           0.0});
-      const double urgent =
-          std::max(static_cast<double>(critical + swapped) +
-                       s_up * (interval + settle) - free_after,
-                   0.0);
-      // Predicted: the line would be crossed before the next decision. A
-      // later crossing is the next decision's to prevent; once the balloon
-      // moves it outruns the guest.
-      const bool predicted =
-          rising && free_after - s_up * interval < static_cast<double>(line);
-      // A guest squeezed for the host lately stays squeezed while its
-      // demand is flat and it does not fault: regrowing it would take back
-      // what a needier guest was just given. Its free memory may read low
-      // (a kernel keeps part of MemFree out of MemAvailable), but nothing
-      // in it is asking for more.
-      const bool squeezed = m.last_squeeze_tick &&
-                            tick_ - *m.last_squeeze_tick <= kRecentTicks &&
-                            !rising && !faulting;
-      if ((starved || predicted) && from < ceiling && !squeezed) {
-        const bool harder =
-            !m.free_at_command_kib || free < *m.free_at_command_kib;
-        if (!moving || (starved && harder)) {
-          int64_t need =
-              std::min(ceiling, from + static_cast<int64_t>(grant)) - from;
-          // A guest at the line gets at least a minimum step; one whose
-          // free memory is only low in its stats (its pending grant covers
-          // it) or that only faults its swap back in does not.
-          if (free_after <= static_cast<double>(line) && need < min_step) {
-            need = std::min(min_step, ceiling - from);
-          }
-          if (need >= min_step || (need > 0 && from + need == ceiling)) {
-            // Within a class, the guest closest to its line goes first.
-            const double order =
-                predicted && !starved
-                    ? (free_after - static_cast<double>(line)) /
-                          std::max(s_up, 1.0)
-                    : static_cast<double>(free - swapped - critical);
-            const Urgency u = is_critical ? Urgency::kCritical
-                              : starved   ? Urgency::kStarved
-                                          : Urgency::kPredicted;
-            needs.push_back({&g, u, from, need,
-                             std::min(need, static_cast<int64_t>(urgent)),
-                             order});
-          }
-        }
-        continue;
-      }
-      // A guest whose demand rises but whose free memory lasts well past the
-      // next decision may lend the excess to a guest that is about to be
-      // OOM-killed: only while urgent needs go unmet (the squeeze below).
-      if (rising && !moving && !starved) {
-        const double keep_free = static_cast<double>(line + kSqueezeMarginKib) +
-                                 2.0 * s_up * interval;
-        const int64_t excess =
-            free - static_cast<int64_t>(std::ceil(keep_free));
-        if (excess >= min_step) idle.push_back({&g, unused, unused - excess});
-        continue;
-      }
-      // A squeezed guest may be squeezed further (one step takes at most
-      // half of its spare).
-      if (moving || rising || (starved && !squeezed)) continue;
-
-      // Reclaim. A guest that was just given memory must show for longer
-      // that it does not need it: its workload may only have paused.
-      const bool recently_grown =
-          m.last_grow_tick && tick_ - *m.last_grow_tick <= kRecentTicks;
-      const int64_t hard_keep = critical + kSqueezeMarginKib;
-      // The squeeze goes as far as the guardrails let a shrink go (G1 is
-      // judged on unused): it only happens while another guest's urgent
-      // need is unmet or the host is under its reserve.
-      if (unused > hard_keep && !recently_grown) {
-        idle.push_back({&g, unused, hard_keep});
-      }
-      const int waste_ticks =
-          recently_grown ? kWasteTicksAfterGrow : kWasteTicks;
-      if (m.above_waste >= waste_ticks &&
-          static_cast<double>(unused - params_.waste_kib) >=
-              kExcessSteps * static_cast<double>(min_step)) {
-        const int64_t keep =
-            line +
-            static_cast<int64_t>(kKeepFraction * static_cast<double>(band));
-        const int64_t target = std::max(actual - (spare - keep), floor);
-        if (actual - target >= min_step) {
-          shrinks.push_back({g.name, actual, target, Reason::kReclaim});
-        }
-      }
+      View v;
+      v.guest = &g;
+      auto known = memory_.find(g.name);
+      if (known != memory_.end()) v.next = known->second;
+      Observe(snapshot, g, v.next);
+      AssessGuest(snapshot, g, v);
+      views.push_back(std::move(v));
     }
+    return views;
+  }
 
-    // Share what there is.
+  // The memory of a guest after this sample: its point, learned speed,
+  // fastest growth and samples above the waste line.
+  void Observe(const Snapshot& snapshot, const GuestSample& g,
+               Memory& m) const {
+    const double t = g.stats_time_s.value_or(snapshot.time_s);
+    const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
+    const int64_t actual = g.available_kib.value_or(g.actual_kib);
+    const Point p{t, actual, actual - free, g.swap_in_kib.value_or(0),
+                  g.major_faults.value_or(0)};
+    if (!m.points.empty() && t <= m.points.back().time_s) return;  // not new
+    if (!m.points.empty()) {
+      const double dt = t - m.points.back().time_s;
+      m.speed_kib_s = LearnSpeed(m.speed_kib_s, m.points.back(), p, g);
+      m.peak_rate_kib_s *= std::exp2(-dt / kRateHalfLifeS);
+    }
+    m.points.push_back(p);
+    m.peak_rate_kib_s = std::max(m.peak_rate_kib_s, DemandSlope(m.points));
+    m.above_waste = *g.unused_kib > params_.waste_kib ? m.above_waste + 1 : 0;
+  }
+
+  void AssessGuest(const Snapshot& snapshot, const GuestSample& g,
+                   View& v) const {
+    const Memory& m = v.next;
+    const int64_t actual = g.actual_kib;
+    const double actual_d = static_cast<double>(actual);
+    v.free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
+    v.unused = *g.unused_kib;
+    // A kernel keeps part of its free memory in reserve, so usable may read
+    // below unused; what a shrink may take is judged on the signal that
+    // judges starvation, or a shrink makes the guest look starved and it is
+    // grown back the next tick.
+    v.spare = std::min(v.unused, v.free);
+    v.line = std::max<int64_t>(params_.starvation_kib,
+                               Kib(kLineFraction * actual_d));
+    v.critical = std::max<int64_t>(params_.guest_min_unused_kib,
+                                   Kib(kCriticalFraction * actual_d));
+    v.swapped = g.swap_out_kib && g.swap_in_kib
+                    ? Clamp0(*g.swap_out_kib - *g.swap_in_kib)
+                    : 0;
+    v.min_step =
+        std::max<int64_t>(kMinStepKib, Kib(kMinStepFraction * actual_d));
+    const double raw_slope = DemandSlope(m.points);
+    const bool rising = raw_slope > kFlatSlopeKibS;
+    v.slope = std::max(raw_slope, OnsetRate(m.points));
+    v.fall = raw_slope < -kFlatSlopeKibS ? -raw_slope : 0.0;
+    const double age =
+        std::clamp(snapshot.time_s - g.stats_time_s.value_or(snapshot.time_s),
+                   0.0, interval_s_);
+    v.reaction_s = interval_s_ + age + kCommandLagS;
+    const bool faulting = Faulting(m.points);
+    v.critical_now = v.free <= v.critical || faulting;
+    v.starved = v.critical_now || v.free <= v.line;
+    const int64_t tolerance =
+        std::max<int64_t>(kSettleToleranceKib,
+                          Kib(kSettleFraction * m.speed_kib_s * interval_s_));
+    v.moving = g.target_kib && std::llabs(*g.target_kib - actual) > tolerance &&
+               StillMoving(m.points);
+    v.from = v.moving ? *g.target_kib : actual;
+    v.free_after = static_cast<double>(v.free + (v.from - actual));
+    v.predicted = rising && v.free_after - v.slope * v.reaction_s <
+                                static_cast<double>(v.line);
+    v.recently_grown =
+        m.last_grow_tick && tick_ - *m.last_grow_tick <= kRecentTicks;
+    // A guest squeezed for the host lately stays squeezed while its demand
+    // is flat and it does not fault: regrowing it would take back what a
+    // needier guest was just given. Its free memory may read low (a kernel
+    // keeps part of MemFree out of MemAvailable), but nothing in it is
+    // asking for more.
+    v.squeezed = m.last_squeeze_tick &&
+                 tick_ - *m.last_squeeze_tick <= kRecentTicks && !rising &&
+                 !faulting;
+    const bool squeezed = v.squeezed;
+    const int64_t floor = g.limits.floor_kib;
+    const int64_t ceiling = std::max(g.ceiling_kib(), floor);
+    if (actual > ceiling) {
+      v.role = Role::kCeiling;
+    } else if (v.from < floor) {
+      v.role = Role::kFloor;
+    } else if ((v.starved || v.predicted) && v.from < ceiling && !squeezed) {
+      v.role = Role::kGrow;
+    } else if (rising && !v.moving && !v.starved) {
+      v.role = Role::kLend;
+    } else if (v.moving || rising || (v.starved && !squeezed)) {
+      v.role = Role::kWait;
+    } else {
+      v.role = Role::kIdle;
+    }
+  }
+
+  // Headroom. Memory a guest takes between two decisions must already be
+  // free in it, so every guest keeps
+  //   want = C + X + h*T + max(h - v, 0)*I
+  // where h = max(a prior of 96 MiB/s, the fastest growth seen on any guest
+  // of the host, decayed with a 120 s half-life: guests of one host tend to
+  // run the same kind of work) and v its balloon speed (a balloon
+  // slower than the growth falls behind for the next interval too). Below
+  // K0 = max(0.9 W, L + 16 MiB) holding memory costs nothing; the part above
+  // K0 is held only as far as the host can spare it:
+  //   keep = K0 + e * max(want - K0, 0),
+  //   e = min(1, pool / (2 * sum of the parts above K0)),
+  // pool = what the host can give plus the parts above K0 guests hold now.
+  // So a roomy host leaves idle guests enough to survive a burst until the
+  // next decision, and a tight one takes it back before anyone starves.
+  void Ease(std::vector<View>& views, const HostView& host) const {
+    double host_rate = kPriorRateKibS;
+    for (const View& v : views) {
+      host_rate = std::max(host_rate, v.next.peak_rate_kib_s);
+    }
+    std::vector<int64_t> extra(views.size(), 0);
+    double wanted = 0, pool = static_cast<double>(host.available_kib);
+    for (size_t i = 0; i < views.size(); ++i) {
+      const View& v = views[i];
+      const double h = host_rate;
+      const double want = static_cast<double>(v.critical + v.swapped) +
+                          h * v.reaction_s +
+                          std::max(h - v.next.speed_kib_s, 0.0) * interval_s_;
+      extra[i] = Clamp0(Kib(want) - KeepLine(v));
+      wanted += static_cast<double>(extra[i]);
+      pool += static_cast<double>(
+          std::clamp<int64_t>(v.spare - KeepLine(v), 0, extra[i]));
+    }
+    const double e =
+        wanted > 0 ? std::min(1.0, pool / (kEaseCover * wanted)) : 1.0;
+    for (size_t i = 0; i < views.size(); ++i) {
+      View& v = views[i];
+      v.keep = KeepLine(v) + Kib(e * static_cast<double>(extra[i]));
+    }
+  }
+  // K0 = max(0.9 W, L + 16 MiB): what every guest keeps at least.
+  int64_t KeepLine(const View& v) const {
+    return std::max(Kib(kKeepFraction * static_cast<double>(params_.waste_kib)),
+                    v.line + kSqueezeMarginKib);
+  }
+
+  // Needs. A guest below its floor needs floor - A. A growing guest is given
+  //   G = max(L + X, keep) + s*(T + settle) - F'
+  // so it keeps its headroom after what its demand takes until growth
+  // decided next can arrive; settle = min(I, G0/v) is the time the balloon
+  // needs for the first-order grant G0 (the same with settle = 0). The
+  // urgent part, C + X + s*(T + settle) - F', only keeps it off its
+  // critical line. A guest whose balloon has not
+  // settled gets nothing new unless it starves harder than at its last
+  // grow. Changes under the minimum step are dropped, except for a guest at
+  // its line (at least one step) or one reaching its ceiling.
+  std::vector<Need> Needs(const std::vector<View>& views) const {
+    std::vector<Need> needs;
+    for (const View& v : views) {
+      const GuestSample& g = *v.guest;
+      if (v.role == Role::kFloor) {
+        const int64_t need = g.limits.floor_kib - v.from;
+        needs.push_back({&v, Urgency::kFloor, need, need, 0});
+        continue;
+      }
+      if (v.role == Role::kIdle) {
+        if (auto n = HeadroomNeed(v)) needs.push_back(*n);
+        continue;
+      }
+      if (v.role != Role::kGrow) continue;
+      const Memory& m = v.next;
+      const bool harder =
+          !m.free_at_command_kib || v.free < *m.free_at_command_kib;
+      if (v.moving && !(v.starved && harder)) continue;
+      const int64_t ceiling = std::max(g.ceiling_kib(), g.limits.floor_kib);
+      const double goal =
+          static_cast<double>(std::max(v.line + v.swapped, v.keep));
+      const double first = goal + v.slope * v.reaction_s - v.free_after;
+      const double settle =
+          std::min(interval_s_, std::max(first, 0.0) / m.speed_kib_s);
+      const double lasts = v.slope * (v.reaction_s + settle);
+      const double grant = goal + lasts - v.free_after;
+      const double urgent =
+          static_cast<double>(v.critical + v.swapped) + lasts - v.free_after;
+      int64_t need =
+          std::min(ceiling, v.from + Kib(std::max(grant, 0.0))) - v.from;
+      // A guest at the line gets at least a minimum step; one whose free
+      // memory is only low in its stats (its pending grant covers it) or
+      // that only faults its swap back in does not.
+      if (v.free_after <= static_cast<double>(v.line) && need < v.min_step) {
+        need = std::min(v.min_step, ceiling - v.from);
+      }
+      if (need < v.min_step && !(need > 0 && v.from + need == ceiling)) {
+        continue;
+      }
+      // Within a class, the guest closest to its line goes first.
+      const double order =
+          v.predicted && !v.starved
+              ? (v.free_after - static_cast<double>(v.line)) /
+                    std::max(v.slope, 1.0)
+              : static_cast<double>(v.free - v.swapped - v.critical);
+      const Urgency u = v.critical_now ? Urgency::kCritical
+                        : v.starved    ? Urgency::kStarved
+                                       : Urgency::kPredicted;
+      needs.push_back(
+          {&v, u, need, std::min(need, Clamp0(Kib(std::ceil(urgent)))), order});
+    }
     std::stable_sort(needs.begin(), needs.end(),
                      [](const Need& a, const Need& b) {
                        if (a.urgency != b.urgency) return a.urgency < b.urgency;
                        return a.order < b.order;
                      });
-    Share(needs, available);
-    int64_t unmet = 0;
-    Plan plan;
-    for (const Need& n : needs) {
-      unmet += Clamp0(n.urgent_kib - n.grant_kib);
-      const GuestSample& g = *n.guest;
-      // A sliver of host memory is not worth a command; the guest waits for
-      // the next decision, when reclaim may have freed more.
-      const int64_t min_step = std::max<int64_t>(
-          kMinStepKib, static_cast<int64_t>(kMinStepFraction *
-                                            static_cast<double>(g.actual_kib)));
-      if (n.grant_kib < std::min(n.need_kib, min_step)) continue;
-      const Reason reason = n.urgency == Urgency::kPredicted
-                                ? Reason::kPredicted
-                            : n.urgency == Urgency::kFloor ? Reason::kFloor
-                                                           : Reason::kStarved;
-      plan.actions.push_back(
-          {g.name, g.actual_kib, n.from_kib + n.grant_kib, reason});
-      Memory& m = memory_[g.name];
-      m.free_at_command_kib = g.usable_kib ? *g.usable_kib : *g.unused_kib;
-      m.last_grow_tick = tick_;
-    }
-
-    // While the host is short, idle guests give back more and sooner.
-    const int64_t shortfall = unmet + Clamp0(host_short);
-    if (shortfall > 0) {
-      std::sort(idle.begin(), idle.end(), [](const Idle& a, const Idle& b) {
-        return a.unused_kib - a.keep_kib > b.unused_kib - b.keep_kib;
-      });
-      // A guest has at most one shrink so far (a ceiling or a reclaim).
-      // The keys view the names inside `shrinks`: the loop below appends at
-      // most one shrink per idle guest, and must never reallocate under them.
-      shrinks.reserve(shrinks.size() + idle.size());
-      std::unordered_map<std::string_view, size_t> shrink_of;
-      shrink_of.reserve(shrinks.size());
-      for (size_t k = 0; k < shrinks.size(); ++k) {
-        shrink_of.emplace(shrinks[k].domain, k);
-      }
-      int64_t freed = 0;
-      for (const Idle& i : idle) {
-        if (freed >= shortfall) break;
-        const GuestSample& g = *i.guest;
-        const int64_t target = std::max(
-            g.actual_kib - (i.unused_kib - i.keep_kib), g.limits.floor_kib);
-        if (g.actual_kib - target < kMinStepKib) continue;
-        auto merged = shrink_of.find(g.name);
-        memory_[g.name].last_squeeze_tick = tick_;
-        if (merged != shrink_of.end()) {
-          Action& a = shrinks[merged->second];
-          a.target_kib = std::min(a.target_kib, target);
-          a.reason = Reason::kHostPressure;
-        } else {
-          shrinks.push_back(
-              {g.name, g.actual_kib, target, Reason::kHostPressure});
-        }
-        // Guardrails let one shrink take at most this much.
-        freed +=
-            std::min(g.actual_kib - target,
-                     static_cast<int64_t>(params_.max_release_fraction *
-                                          static_cast<double>(i.unused_kib)));
-      }
-    }
-    for (Action& a : shrinks) {
-      memory_[a.domain].free_at_command_kib.reset();
-      plan.actions.push_back(a);
-    }
-    return plan;
+    return needs;
   }
 
- private:
-  // Appends this snapshot's stats to each guest's history and forgets guests
-  // that are gone.
-  // Updated in place: rebuilding the map would allocate every guest's node
-  // on every tick.
-  void Remember(const Snapshot& snapshot) {
-    ++remembered_;
-    for (const GuestSample& g : snapshot.guests) {
-      Memory& m = memory_[g.name];
-      if (m.seen == remembered_) continue;  // a repeated name: the first counts
-      m.seen = remembered_;
-      if (g.has_stats()) {
-        const double t = g.stats_time_s.value_or(snapshot.time_s);
-        const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
-        const int64_t actual = g.available_kib.value_or(g.actual_kib);
-        Point p{t, actual, actual - free, g.swap_in_kib.value_or(0),
-                g.major_faults.value_or(0)};
-        if (m.points.empty() || t > m.points.back().time_s) {
-          if (!m.points.empty()) LearnSpeed(m, p, g);
-          m.points.push_back(p);
-          m.above_waste =
-              *g.unused_kib > params_.waste_kib ? m.above_waste + 1 : 0;
-        }
-      } else {
-        // A guest without stats starts its history afresh when they return.
-        m.points.clear();
-        m.above_waste = 0;
-      }
-    }
-    std::erase_if(memory_, [this](const auto& entry) {
-      return entry.second.seen != remembered_;
-    });
-  }
-
-  // A balloon that moved the whole time between two samples shows its
-  // speed; one that arrived early shows a lower bound.
-  static void LearnSpeed(Memory& m, const Point& p, const GuestSample& g) {
-    const Point& last = m.points.back();
-    const double dt = p.time_s - last.time_s;
-    const double moved =
-        static_cast<double>(std::llabs(p.actual_kib - last.actual_kib));
-    if (dt <= 0 || moved < static_cast<double>(kSettleToleranceKib)) return;
-    const bool arrived =
-        !g.target_kib ||
-        std::llabs(*g.target_kib - p.actual_kib) <= kSettleToleranceKib;
-    const double speed = moved / dt;
-    m.speed_kib_s = arrived ? std::max(m.speed_kib_s, speed) : speed;
-  }
-
-  static double DemandSlope(const Memory& m) {
-    if (m.points.size() < 2) return 0;
-    const Point& a = m.points[m.points.size() - 2];
-    const Point& b = m.points.back();
-    const double last = static_cast<double>(b.demand_kib - a.demand_kib) /
-                        std::max(b.time_s - a.time_s, 1e-3);
-    return std::max(last, TrendSlope(m.points));
-  }
-
-  static bool Faulting(const Memory& m) {
-    if (m.points.size() < 2) return false;
-    const Point& a = m.points[m.points.size() - 2];
-    const Point& b = m.points.back();
-    return b.swap_in_kib > a.swap_in_kib || b.major_faults > a.major_faults;
-  }
-
-  // False when the balloon stood still over the last sample: it will not
-  // reach its target (a shrink stops where the guest's memory is in use).
-  static bool StillMoving(const Memory& m) {
-    if (m.points.size() < 2) return true;
-    const Point& a = m.points[m.points.size() - 2];
-    const Point& b = m.points.back();
-    return std::llabs(b.actual_kib - a.actual_kib) > kSettleToleranceKib;
+  // An idle guest whose free memory is short of its headroom by half of
+  // the part above K0 (and a minimum step) is given the headroom while the
+  // host can spare it: a burst would otherwise outrun the next decision. It has
+  // no urgent part, so it never makes another guest give memory up.
+  std::optional<Need> HeadroomNeed(const View& v) const {
+    if (v.moving || v.squeezed || v.starved) return std::nullopt;
+    const double short_by = static_cast<double>(v.keep) - v.free_after;
+    const double band =
+        std::max(static_cast<double>(v.min_step),
+                 kTrimFraction * static_cast<double>(v.keep - KeepLine(v)));
+    if (short_by < band) return std::nullopt;
+    const GuestSample& g = *v.guest;
+    const int64_t ceiling = std::max(g.ceiling_kib(), g.limits.floor_kib);
+    const int64_t need = std::min(ceiling, v.from + Kib(short_by)) - v.from;
+    if (need < v.min_step) return std::nullopt;
+    return Need{&v, Urgency::kPredicted, need, 0, -short_by};
   }
 
   // Grants up to `cap(need)` to each need in `group`, in proportion to
@@ -513,7 +575,7 @@ class AdaptivePolicy : public Policy {
     while (!open.empty() && available > 0) {
       double weight = 0;
       for (Need* n : open) {
-        weight += static_cast<double>(n->guest->limits.shares) *
+        weight += static_cast<double>(n->view->guest->limits.shares) *
                   static_cast<double>(cap(*n) - n->grant_kib);
       }
       if (weight <= 0) break;
@@ -521,7 +583,7 @@ class AdaptivePolicy : public Policy {
       int64_t given = 0;
       for (Need* n : open) {
         const int64_t left = cap(*n) - n->grant_kib;
-        const double w = static_cast<double>(n->guest->limits.shares) *
+        const double w = static_cast<double>(n->view->guest->limits.shares) *
                          static_cast<double>(left);
         const int64_t g = std::min(
             left,
@@ -537,10 +599,12 @@ class AdaptivePolicy : public Policy {
     return available;
   }
 
-  // Grants `available` KiB over `needs`: first what keeps every guest off
-  // its critical line, then the rest of each need, most urgent class first.
+  // Share. First every guest gets its urgent part; then the rest of each
+  // need, critical before starved before predicted before floor. Within
+  // each round memory goes by shares x what is still missing, water-filled.
   static void Share(std::vector<Need>& needs, int64_t available) {
     std::vector<Need*> all;
+    all.reserve(needs.size());
     for (Need& n : needs) all.push_back(&n);
     available =
         WaterFill(all, available, [](const Need& n) { return n.urgent_kib; });
@@ -554,7 +618,167 @@ class AdaptivePolicy : public Policy {
     }
   }
 
+  // Grow actions, most urgent first (guardrails grant growth in plan order).
+  // A sliver of host memory is not worth a command: the guest waits for the
+  // next decision, when reclaim may have freed more. Returns the urgent
+  // growth that went unmet.
+  static int64_t Grants(const std::vector<Need>& needs, Plan& plan) {
+    int64_t unmet = 0;
+    for (const Need& n : needs) {
+      unmet += Clamp0(n.urgent_kib - n.grant_kib);
+      const View& v = *n.view;
+      if (n.grant_kib < std::min(n.need_kib, v.min_step)) continue;
+      const Reason reason = n.urgency == Urgency::kPredicted
+                                ? Reason::kPredicted
+                            : n.urgency == Urgency::kFloor ? Reason::kFloor
+                                                           : Reason::kStarved;
+      plan.actions.push_back(
+          {v.guest->name, v.guest->actual_kib, v.from + n.grant_kib, reason});
+    }
+    return unmet;
+  }
+
+  // Reclaim. A guest above its ceiling is lowered to it. An idle guest
+  // whose unused exceeds W by half a minimum step gives back down to its
+  // headroom: target = A - (min(U, F) - keep'), at least the floor, where
+  // keep' = max(keep - r*T, L + 16 MiB) for a guest still releasing at r
+  // KiB/s: what it frees before the balloon arrives refills its headroom;
+  // and it is reclaimed only once r * 3I has piled up, so a slow release
+  // costs a command every third tick rather than every tick. Headroom above K0
+  // is trimmed only once it exceeds its need by half of that part. Guardrails
+  // release at most half of unused per step, so this is gradual. A guest grown
+  // in the last 5 decisions must stay above W for 3 samples first: its workload
+  // may only have paused.
+  std::vector<Action> Reclaim(const std::vector<View>& views) const {
+    std::vector<Action> shrinks;
+    for (const View& v : views) {
+      const GuestSample& g = *v.guest;
+      if (v.role == Role::kCeiling) {
+        shrinks.push_back({g.name, g.actual_kib,
+                           std::max(g.ceiling_kib(), g.limits.floor_kib),
+                           Reason::kCeiling});
+        continue;
+      }
+      if (v.role != Role::kIdle) continue;
+      const int waste_ticks =
+          v.recently_grown ? kWasteTicksAfterGrow : kWasteTicks;
+      if (v.next.above_waste < waste_ticks ||
+          static_cast<double>(v.unused - params_.waste_kib) <
+              kExcessSteps * static_cast<double>(v.min_step)) {
+        continue;
+      }
+      // A guest still releasing memory frees what it releases until the
+      // balloon arrives: leave it less, down to the keep line.
+      const int64_t keep = std::max(v.keep - Kib(v.fall * v.reaction_s),
+                                    v.line + kSqueezeMarginKib);
+      const int64_t target =
+          std::max(g.actual_kib - (v.spare - keep), g.limits.floor_kib);
+      // While it releases, one command per three intervals of release, not
+      // one per tick; and headroom held for bursts is not trimmed by every
+      // small decay of the rates it was sized for.
+      const int64_t step = std::max(
+          {v.min_step, Kib(v.fall * kReleaseBatchIntervals * interval_s_),
+           Kib(kTrimFraction * static_cast<double>(v.keep - KeepLine(v)))});
+      if (g.actual_kib - target >= step) {
+        shrinks.push_back({g.name, g.actual_kib, target, Reason::kReclaim});
+      }
+    }
+    return shrinks;
+  }
+
+  // Squeeze. While urgent needs go unmet or the host is under its reserve
+  // (shortfall S > 0), idle guests give up memory down to C + 16 MiB unused,
+  // and growing guests whose free memory lasts well past the next decision
+  // lend what exceeds L + 16 MiB + 2*s*T; the most spare first, until what
+  // the guardrails let them release (half of unused per step) covers S.
+  void Squeeze(std::vector<View>& views, int64_t shortfall,
+               std::vector<Action>& shrinks) const {
+    if (shortfall <= 0) return;
+    std::vector<Donor> donors;
+    for (View& v : views) {
+      if (v.role == Role::kIdle && !v.recently_grown) {
+        const int64_t keep = v.critical + kSqueezeMarginKib;
+        if (v.unused > keep) donors.push_back({&v, keep});
+      } else if (v.role == Role::kLend) {
+        const double keep_free =
+            static_cast<double>(v.line + kSqueezeMarginKib) +
+            2.0 * v.slope * interval_s_;
+        const int64_t excess = v.free - Kib(std::ceil(keep_free));
+        if (excess >= v.min_step) donors.push_back({&v, v.unused - excess});
+      }
+    }
+    std::sort(donors.begin(), donors.end(), [](const Donor& a, const Donor& b) {
+      return a.view->unused - a.keep_kib > b.view->unused - b.keep_kib;
+    });
+    // A guest has at most one shrink so far (a ceiling or a reclaim).
+    std::unordered_map<std::string_view, size_t> shrink_of;
+    shrink_of.reserve(shrinks.size());
+    for (size_t k = 0; k < shrinks.size(); ++k) {
+      shrink_of.emplace(shrinks[k].domain, k);
+    }
+    int64_t freed = 0;
+    for (const Donor& d : donors) {
+      if (freed >= shortfall) break;
+      const GuestSample& g = *d.view->guest;
+      const int64_t target = std::max(
+          g.actual_kib - (d.view->unused - d.keep_kib), g.limits.floor_kib);
+      if (g.actual_kib - target < kMinStepKib) continue;
+      d.view->next.last_squeeze_tick = tick_;
+      auto merged = shrink_of.find(g.name);
+      if (merged != shrink_of.end()) {
+        Action& a = shrinks[merged->second];
+        a.target_kib = std::min(a.target_kib, target);
+        a.reason = Reason::kHostPressure;
+      } else {
+        shrinks.push_back(
+            {g.name, g.actual_kib, target, Reason::kHostPressure});
+      }
+      // Guardrails let one shrink take at most this much.
+      freed += std::min(g.actual_kib - target,
+                        Kib(params_.max_release_fraction *
+                            static_cast<double>(d.view->unused)));
+    }
+  }
+
+  // The one place the history changes: each assessed guest's memory after
+  // this tick and the commands it was sent; guests that are gone are
+  // forgotten. Updated in
+  // place: rebuilding the map would allocate every guest's node every tick.
+  void Remember(const Snapshot& snapshot, std::vector<View>& views,
+                const Plan& plan) {
+    ++remembered_;
+    std::unordered_map<std::string_view, const Action*> action_of;
+    action_of.reserve(plan.actions.size());
+    for (const Action& a : plan.actions) action_of.emplace(a.domain, &a);
+    for (View& v : views) {
+      Memory& m = memory_[v.guest->name];
+      if (m.seen == remembered_) continue;  // a repeated name: the first counts
+      m = std::move(v.next);
+      m.seen = remembered_;
+      auto acted = action_of.find(v.guest->name);
+      if (acted == action_of.end()) continue;
+      if (acted->second->grow()) {
+        m.free_at_command_kib = v.free;
+        m.last_grow_tick = tick_;
+      } else {
+        m.free_at_command_kib.reset();
+      }
+    }
+    // A guest that was not assessed (no stats, or unmanaged) starts afresh
+    // when it is assessed again.
+    for (const GuestSample& g : snapshot.guests) {
+      Memory& m = memory_[g.name];
+      if (m.seen == remembered_) continue;
+      m = Memory{};
+      m.seen = remembered_;
+    }
+    std::erase_if(memory_, [this](const auto& entry) {
+      return entry.second.seen != remembered_;
+    });
+  }
+
   PolicyParams params_;
+  double interval_s_;
   int64_t tick_ = 0;
   std::unordered_map<std::string, Memory> memory_;
   uint64_t remembered_ = 0;

@@ -1,11 +1,13 @@
 // The adaptive policy on hand-computed cases (DESIGN section 6, adaptive).
 //
 // Default thresholds: starvation 150, waste 300, guest_min_unused 100 MiB;
-// interval 1 s. For a 1024 MiB guest the starvation line L is 150 MiB
-// (6 % of 1024 is less), the critical line C 100 MiB, headroom H =
-// 0.75 * (300 - 150) = 112.5 MiB, a reclaim keeps L + 0.25 * 150 = 187.5 MiB
-// unused, and a grant fills free memory to at least 0.9 * 300 = 270 MiB.
-// Until a balloon move is seen the policy assumes 128 MiB/s.
+// interval 1 s unless a test says otherwise. For a 1024 MiB guest the
+// starvation line L is 150 MiB (6 % of 1024 is less), the critical line C
+// 100 MiB. Stats taken at the snapshot's time make the reaction time T =
+// I + 0.25 s. The headroom a guest keeps is C + X + h*T + max(h - v, 0)*I
+// (h: 96 MiB/s until growth is seen, v: 128 MiB/s until a balloon move is
+// seen), at least K0 = 0.9 * 300 = 270 MiB: at 1 s that is 100 + 120 = 220,
+// so K0. A reclaim leaves the headroom, a grant fills up to it.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -22,9 +24,9 @@ using testing::Guest;
 using testing::GuestWithoutStats;
 using testing::Snap;
 
-std::unique_ptr<Policy> NewAdaptive() {
+std::unique_ptr<Policy> NewAdaptive(double interval_s = 1) {
   PolicyParams params;
-  params.interval_s = 1;
+  params.interval_s = interval_s;
   auto policy = MakePolicy("adaptive", params);
   EXPECT_TRUE(policy.ok());
   return std::move(*policy);
@@ -44,7 +46,7 @@ Snapshot At(double t, std::vector<GuestSample> guests,
 
 TEST(AdaptivePolicyTest, StarvedGuestGrowsToNearTheWasteLine) {
   auto p = NewAdaptive();
-  // F = 120 <= L. L + H - F = 142.5; filling to 270 needs 150: 150 wins.
+  // F = 120 <= L; filling to the headroom, 270, needs 150.
   Plan plan = p->Decide(At(0, {G("a", 1024, 120)}));
   ASSERT_EQ(plan.actions.size(), 1u);
   EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 150));
@@ -65,17 +67,17 @@ TEST(AdaptivePolicyTest, UsesUsableWhenReportedElseUnused) {
 
 TEST(AdaptivePolicyTest, GrowsBeforeStarvationFromTheTrend) {
   auto p = NewAdaptive();
-  // Free falls 60 MiB/s: 290, 230, 170. At 230 the next decision still
-  // finds 170 >= L, so nothing is done; at 170 it would find 110 < L.
+  // Free falls 60 MiB/s: 290, 230, 170. At 230, 60 MiB/s for T = 1.25 s
+  // leaves 155 >= L, so nothing is done; at 170 it would leave 95 < L.
   EXPECT_TRUE(p->Decide(At(0, {G("a", 1024, 290, 0)})).actions.empty());
   EXPECT_TRUE(p->Decide(At(1, {G("a", 1024, 230, 1)})).actions.empty());
   Plan plan = p->Decide(At(2, {G("a", 1024, 170, 2)}));
   ASSERT_EQ(plan.actions.size(), 1u);
   EXPECT_EQ(plan.actions[0].reason, Reason::kPredicted);
-  // base = L + H - F + s*I = 150 + 112.5 - 170 + 60 = 152.5; the balloon
-  // needs a full interval for it at 128 MiB/s, so the grant also covers
-  // s * 1 s: 212.5 MiB (more than the 100 MiB that filling to 270 needs).
-  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 212.5));
+  // First order: 270 + 60 * 1.25 - 170 = 175, which the balloon needs the
+  // whole interval for at 128 MiB/s; so the grant covers 60 MiB/s for
+  // 1.25 + 1 s on top of the headroom: 270 + 135 - 170 = 235 MiB.
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 235));
 }
 
 TEST(AdaptivePolicyTest, SwapInMarksStarvingWhateverFreeMemorySays) {
@@ -88,7 +90,7 @@ TEST(AdaptivePolicyTest, SwapInMarksStarvingWhateverFreeMemorySays) {
   a.swap_in_kib = MibToKib(200);  // swapping in: 100 MiB still in swap
   Plan plan = p->Decide(At(1, {a}));
   // 600 MiB free would be reclaimed from an idle guest; a swapping guest is
-  // starving, and its 600 MiB free covers L + H + swap, so it is left be.
+  // starving, and its 600 MiB free covers its headroom, so it is left be.
   EXPECT_TRUE(plan.actions.empty());
 
   // Swapping with too little free memory: grow by what is in swap too.
@@ -102,16 +104,18 @@ TEST(AdaptivePolicyTest, SwapInMarksStarvingWhateverFreeMemorySays) {
   plan = q->Decide(At(1, {b}));
   ASSERT_EQ(plan.actions.size(), 1u);
   EXPECT_EQ(plan.actions[0].reason, Reason::kStarved);
-  // L + X + H - F = 150 + 100 + 112.5 - 200 = 162.5.
-  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 162.5));
+  // The headroom covers what is in swap: C + X + h*T = 100 + 100 + 120 =
+  // 320 MiB, 120 more than the 200 it has.
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 120));
 }
 
 TEST(AdaptivePolicyTest, ReclaimsFromIdleGuestAboveWasteLine) {
   auto p = NewAdaptive();
-  // 700 unused: release down to 187.5 (guardrails then take half of it).
+  // 700 unused: release down to the headroom, 270 (guardrails then take
+  // half of the unused memory at most).
   Plan plan = p->Decide(At(0, {G("a", 1024, 700)}));
   ASSERT_EQ(plan.actions.size(), 1u);
-  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 700 + 187.5));
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 700 + 270));
   EXPECT_EQ(plan.actions[0].reason, Reason::kReclaim);
 }
 
@@ -122,7 +126,7 @@ TEST(AdaptivePolicyTest, LeavesSmallExcessOverWasteLine) {
       NewAdaptive()->Decide(At(0, {G("a", 1024, 310)})).actions.empty());
   Plan plan = NewAdaptive()->Decide(At(0, {G("a", 1024, 320)}));
   ASSERT_EQ(plan.actions.size(), 1u);
-  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 320 + 187.5));
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 320 + 270));
 }
 
 TEST(AdaptivePolicyTest, NeverReclaimsFromGuestWhoseFreeMemoryFalls) {
@@ -162,11 +166,11 @@ TEST(AdaptivePolicyTest, NoNewCommandBeforeBalloonSettlesUnlessStarvingHarder) {
       continue;
     }
     // Starving harder (120 < 140): a new grant on top of the pending one.
-    // Demand rose 70 MiB/s; free after the pending 80 MiB is 200;
-    // base = 150 + 112.5 - 200 + 70 = 132.5, at the observed 50 MiB/s the
-    // balloon needs the whole interval: grant 132.5 + 70 = 202.5.
+    // Demand rose 70 MiB/s; free after the pending 80 MiB is 200; at the
+    // observed 50 MiB/s the balloon needs the whole interval, so the grant
+    // is 270 + 70 * (1.25 + 1) - 200 = 227.5.
     ASSERT_EQ(plan.actions.size(), 1u);
-    EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1130 + 202.5));
+    EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1130 + 227.5));
   }
 }
 
@@ -252,10 +256,12 @@ TEST(AdaptivePolicyTest, ForgetsAGuestThatLeaves) {
   p->Decide(At(0, {G("a", 1024, 290, 0)}));
   p->Decide(At(1, {G("a", 1024, 230, 1)}));
   p->Decide(At(2, {}));
-  // Back under the same name with 170 free: a new guest, no trend yet. With
-  // the old samples (demand up 30 MiB/s or more) it would be predicted to
-  // cross the line before the next decision.
-  EXPECT_TRUE(p->Decide(At(3, {G("a", 1024, 170, 3)})).actions.empty());
+  // Back under the same name with 170 free: a new guest, no trend yet, so
+  // it is only filled up to its headroom (270). With the old samples
+  // (demand up 30 MiB/s) the grant would also cover the trend.
+  Plan plan = p->Decide(At(3, {G("a", 1024, 170, 3)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 100));
 }
 
 }  // namespace
@@ -278,9 +284,9 @@ TEST(AdaptivePolicyTest, SqueezedIdleGuestIsNotGrownBackWhileFlat) {
   // squeezed toward what the guardrails allow.
   Plan plan;
   for (int t = 0; t < 3; ++t) {
-    plan = p->Decide(At(t, {G("busy", 1024, 40, t),
-                            Reserved("idle", 600, 480, 410, t)},
-                        /*host_free_mib=*/200));
+    plan = p->Decide(
+        At(t, {G("busy", 1024, 40, t), Reserved("idle", 600, 480, 410, t)},
+           /*host_free_mib=*/200));
   }
   const Action* squeeze = plan.Find("idle");
   ASSERT_NE(squeeze, nullptr);
@@ -289,16 +295,16 @@ TEST(AdaptivePolicyTest, SqueezedIdleGuestIsNotGrownBackWhileFlat) {
   // Squeezed, its usable memory reads below its critical line (the kernel's
   // reserve), but its demand is flat and it does not fault: not regrown.
   for (int t = 3; t < 6; ++t) {
-    plan = p->Decide(At(t, {G("busy", 1500, 300, t),
-                            Reserved("idle", 260, 140, 70, t)},
-                        /*host_free_mib=*/2000));
+    plan = p->Decide(
+        At(t, {G("busy", 1500, 300, t), Reserved("idle", 260, 140, 70, t)},
+           /*host_free_mib=*/2000));
     const Action* idle = plan.Find("idle");
     EXPECT_TRUE(idle == nullptr || !idle->grow()) << "t=" << t;
   }
   // Once its workload moves again it is served like any guest.
-  plan = p->Decide(At(6, {G("busy", 1500, 300, 6),
-                          Reserved("idle", 260, 60, 10, 6)},
-                      /*host_free_mib=*/2000));
+  plan = p->Decide(
+      At(6, {G("busy", 1500, 300, 6), Reserved("idle", 260, 60, 10, 6)},
+         /*host_free_mib=*/2000));
   const Action* grown = plan.Find("idle");
   ASSERT_NE(grown, nullptr);
   EXPECT_TRUE(grown->grow());
@@ -317,8 +323,8 @@ TEST(AdaptivePolicyTest, RisingGuestWithAmpleFreeLendsToAGuestAboutToStarve) {
   // decision. Its excess goes, before "slow" is OOM-killed.
   Plan plan;
   for (int t = 0; t < 4; ++t) {
-    Snapshot s = At(t, {G("slow", 1000, 40, t),
-                        G("fast", 1600 + 20 * t, 600 - 20 * t, t)});
+    Snapshot s = At(
+        t, {G("slow", 1000, 40, t), G("fast", 1600 + 20 * t, 600 - 20 * t, t)});
     s.guest_budget_kib = MibToKib(1000 + 1600 + 20 * t);
     plan = p->Decide(s);
   }
@@ -330,6 +336,99 @@ TEST(AdaptivePolicyTest, RisingGuestWithAmpleFreeLendsToAGuestAboutToStarve) {
   // margin and two intervals of that: 150 + 16 + 2 * 40 = 246 MiB of its
   // 540 MiB free.
   EXPECT_EQ(lend->target_kib, MibToKib(1660 - (540 - 246)));
+}
+
+}  // namespace
+}  // namespace memcoord
+
+namespace memcoord {
+namespace {
+
+// At a 5 s interval T = 5.25 s, and a 1024 MiB guest's headroom is
+// C + h*T = 100 + 96 * 5.25 = 604 MiB: what a burst at the prior rate takes
+// before the next decision can answer it.
+TEST(AdaptivePolicyTest, HeadroomCoversABurstUntilTheNextDecision) {
+  Plan plan = NewAdaptive(5)->Decide(At(0, {G("a", 1024, 900)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, Reason::kReclaim);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 900 + 604));
+  // At 1 s the same guest keeps only K0 = 270.
+  plan = NewAdaptive(1)->Decide(At(0, {G("a", 1024, 900)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 900 + 270));
+}
+
+TEST(AdaptivePolicyTest, HeadroomShrinksAsTheHostGetsTight) {
+  // The 334 MiB above K0 are held while the host can spare twice that. At
+  // its reserve (200 MiB free) the host spares nothing but what the guest
+  // holds above K0 (334): half of it is kept, 270 + 167 = 437.
+  Plan plan = NewAdaptive(5)->Decide(At(0, {G("a", 1024, 900)}, 200));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, Reason::kReclaim);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 - 900 + 437));
+}
+
+TEST(AdaptivePolicyTest,
+     IdleGuestShortOfHeadroomIsGivenItWhileTheHostCanSpareIt) {
+  // 300 MiB free, 304 short of its 604 MiB headroom (more than a quarter of
+  // it): grown ahead of any burst, as a prediction.
+  Plan plan = NewAdaptive(5)->Decide(At(0, {G("a", 1024, 300)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, Reason::kPredicted);
+  EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 304));
+  // 500 MiB free is within a quarter of it: no command.
+  EXPECT_TRUE(
+      NewAdaptive(5)->Decide(At(0, {G("a", 1024, 500)})).actions.empty());
+  // A host at its reserve has nothing to give for headroom.
+  EXPECT_TRUE(
+      NewAdaptive(5)->Decide(At(0, {G("a", 1024, 300)}, 200)).actions.empty());
+}
+
+TEST(AdaptivePolicyTest, FastestGrowthOnTheHostSetsEveryGuestsHeadroom) {
+  auto p = NewAdaptive();
+  // "busy" grows 200 MiB/s; "idle" holds 900 MiB it does not use. Its
+  // headroom becomes C + 200 * 1.25 + (200 - 128) * 1 = 422 MiB, not K0.
+  p->Decide(At(0, {G("busy", 1024, 900, 0), G("idle", 1024, 900, 0)}));
+  Plan plan =
+      p->Decide(At(1, {G("busy", 1224, 900, 1), G("idle", 1024, 900, 1)}));
+  const Action* idle = plan.Find("idle");
+  ASSERT_NE(idle, nullptr);
+  EXPECT_EQ(idle->reason, Reason::kReclaim);
+  EXPECT_EQ(idle->target_kib, MibToKib(1024 - 900 + 422));
+}
+
+TEST(AdaptivePolicyTest, BurstStartingBetweenSamplesIsNotAveragedAway) {
+  // Flat for 5 s, then demand up 120 MiB since the last sample, 5 s ago:
+  // the burst may have begun only a stats period (1 s) before, so it counts
+  // as 120 MiB/s, not 24. 484 - 120 * 5.25 < L: predicted, and grown.
+  auto p = NewAdaptive(5);
+  p->Decide(At(0, {G("a", 1100, 604, 0)}));
+  p->Decide(At(5, {G("a", 1100, 604, 5)}));
+  Plan plan = p->Decide(At(10, {G("a", 1100, 484, 10)}));
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].reason, Reason::kPredicted);
+  EXPECT_GT(plan.actions[0].target_kib, MibToKib(1100 + 600));
+}
+
+TEST(AdaptivePolicyTest, GuestStillReleasingIsReclaimedOncePerThreeIntervals) {
+  auto p = NewAdaptive(5);
+  // At 5 s its headroom is 604 MiB and its workload frees 20 MiB/s (100 MiB
+  // a sample) from 1000 MiB in use; the balloon follows every command at
+  // once. A reclaim waits until three intervals of release (300 MiB) have
+  // piled up, so twelve samples of release cost four commands at most,
+  // not one each.
+  double actual = 1600, used = 1000;
+  int commands = 0;
+  for (int k = 0; k < 12; ++k, used -= 100) {
+    const double t = 5.0 * k;
+    Plan plan = p->Decide(At(t, {G("a", actual, actual - used, t)}));
+    if (plan.actions.empty()) continue;
+    ++commands;
+    EXPECT_EQ(plan.actions[0].reason, Reason::kReclaim);
+    actual = KibToMib(plan.actions[0].target_kib);
+  }
+  EXPECT_GE(commands, 2);
+  EXPECT_LE(commands, 4);
 }
 
 }  // namespace
