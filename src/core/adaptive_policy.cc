@@ -97,6 +97,7 @@ struct Memory {
   History points;
   int above_waste = 0;
   double speed_kib_s = kDefaultSpeedKibS;
+  double slope_kib_s = 0;      // DemandSlope() of the points
   double peak_rate_kib_s = 0;  // fastest demand growth seen, decayed
   // Free memory when the last grow was sent, for "starving harder".
   std::optional<int64_t> free_at_command_kib;
@@ -115,12 +116,31 @@ enum class Role {
   kWait,     // its balloon is still moving, or it was just squeezed
 };
 
+// What one sample teaches about a guest, on top of its record.
+struct Observation {
+  bool fresh = false;  // stats newer than the record's last point
+  Point point{};       // the new point, when fresh
+  double speed_kib_s = kDefaultSpeedKibS;
+  double slope_kib_s = 0;  // DemandSlope() with the new point
+  double onset_kib_s = 0;  // OnsetRate() with the new point
+  double peak_rate_kib_s = 0;
+  int above_waste = 0;
+  bool faulting = false;
+  bool still_moving = true;
+  bool squeezed = false;  // set by Squeeze: the host took memory from it
+};
+
+// The command a guest was given this tick.
+enum class Command { kNone, kGrow, kShrink };
+
 // One guest as Assess sees it. Sizes KiB, rates KiB/s, times s.
 struct View {
   const GuestSample* guest;
+  Memory* record;  // the policy's record of the guest, written by Remember
   Role role = Role::kWait;
-  // The guest's memory as it will be remembered after this tick.
-  Memory next;
+  Command command = Command::kNone;
+  // What this sample adds to the record (Remember writes it).
+  Observation seen;
   int64_t free = 0;      // F: usable when reported, else unused
   int64_t unused = 0;    // U
   int64_t spare = 0;     // min(U, F): what a shrink may take
@@ -140,6 +160,7 @@ struct View {
   bool recently_grown = false;
   bool squeezed = false;  // squeezed for the host lately, demand flat
   int64_t keep = 0;       // unused an idle guest keeps (headroom, eased)
+  int64_t extra = 0;      // the part of its headroom above K0 it wants
 };
 
 // Growth classes, most urgent first.
@@ -147,7 +168,7 @@ enum class Urgency { kCritical = 0, kStarved = 1, kPredicted = 2, kFloor = 3 };
 constexpr int kUrgencyCount = 4;
 
 struct Need {
-  const View* view;
+  View* view;
   Urgency urgency;
   int64_t need_kib;
   int64_t urgent_kib;  // the part that keeps it off its critical line
@@ -265,7 +286,7 @@ class AdaptivePolicy : public Policy {
   Plan Decide(const Snapshot& snapshot) override {
     ++tick_;
     const HostView host = AssessHost(snapshot);
-    std::vector<View> views = Assess(snapshot);
+    std::vector<View>& views = Assess(snapshot);
     Ease(views, host);
     std::vector<Need> needs = Needs(views);
     Share(needs, host.available_kib);
@@ -274,7 +295,7 @@ class AdaptivePolicy : public Policy {
     std::vector<Action> shrinks = Reclaim(views);
     Squeeze(views, unmet + Clamp0(host.short_kib), shrinks);
     for (Action& a : shrinks) plan.actions.push_back(std::move(a));
-    Remember(snapshot, views, plan);
+    Remember(snapshot, views);
     return plan;
   }
 
@@ -316,45 +337,64 @@ class AdaptivePolicy : public Policy {
   //   starved:  F <= L (or critical);
   //   predicted: s > 0 and F' - s*T < L, where F' = F + (pending target - A),
   //              i.e. the line would be crossed before growth could arrive.
-  std::vector<View> Assess(const Snapshot& snapshot) const {
-    std::vector<View> views;
+  // Assess only finds each guest's record (adding an empty one for a new
+  // guest); what a sample teaches goes into View::seen, which Remember
+  // writes into the record.
+  std::vector<View>& Assess(const Snapshot& snapshot) {
+    // One buffer for every tick: a fresh vector of views would be mapped
+    // and faulted in anew on a large host each tick.
+    std::vector<View>& views = views_;
+    views.clear();
     views.reserve(snapshot.guests.size());
     for (const GuestSample& g : snapshot.guests) {
       if (!g.has_stats() || !g.limits.managed) continue;
-      View v;
+      View& v = views.emplace_back();
       v.guest = &g;
-      auto known = memory_.find(g.name);
-      if (known != memory_.end()) v.next = known->second;
-      Observe(snapshot, g, v.next);
+      v.record = &memory_[g.name];
+      v.seen = Observe(snapshot, g, *v.record);
       AssessGuest(snapshot, g, v);
-      views.push_back(std::move(v));
     }
     return views;
   }
 
   // The memory of a guest after this sample: its point, learned speed,
   // fastest growth and samples above the waste line.
-  void Observe(const Snapshot& snapshot, const GuestSample& g,
-               Memory& m) const {
+  Observation Observe(const Snapshot& snapshot, const GuestSample& g,
+                      const Memory& m) const {
+    Observation o;
+    o.speed_kib_s = m.speed_kib_s;
+    o.slope_kib_s = m.slope_kib_s;
+    o.peak_rate_kib_s = m.peak_rate_kib_s;
+    o.above_waste = m.above_waste;
     const double t = g.stats_time_s.value_or(snapshot.time_s);
     const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
     const int64_t actual = g.available_kib.value_or(g.actual_kib);
-    const Point p{t, actual, actual - free, g.swap_in_kib.value_or(0),
-                  g.major_faults.value_or(0)};
-    if (!m.points.empty() && t <= m.points.back().time_s) return;  // not new
-    if (!m.points.empty()) {
-      const double dt = t - m.points.back().time_s;
-      m.speed_kib_s = LearnSpeed(m.speed_kib_s, m.points.back(), p, g);
-      m.peak_rate_kib_s *= std::exp2(-dt / kRateHalfLifeS);
+    o.point = {t, actual, actual - free, g.swap_in_kib.value_or(0),
+               g.major_faults.value_or(0)};
+    o.fresh = m.points.empty() || t > m.points.back().time_s;
+    // The window with the new point, on the stack: a few dozen bytes.
+    History points = m.points;
+    if (o.fresh) {
+      if (!points.empty()) {
+        const double dt = t - points.back().time_s;
+        o.speed_kib_s = LearnSpeed(o.speed_kib_s, points.back(), o.point, g);
+        o.peak_rate_kib_s *= std::exp2(-dt / kRateHalfLifeS);
+      }
+      points.push_back(o.point);
+      o.slope_kib_s = DemandSlope(points);
+      o.peak_rate_kib_s = std::max(o.peak_rate_kib_s, o.slope_kib_s);
+      o.above_waste = *g.unused_kib > params_.waste_kib ? o.above_waste + 1 : 0;
     }
-    m.points.push_back(p);
-    m.peak_rate_kib_s = std::max(m.peak_rate_kib_s, DemandSlope(m.points));
-    m.above_waste = *g.unused_kib > params_.waste_kib ? m.above_waste + 1 : 0;
+    o.onset_kib_s = OnsetRate(points);
+    o.faulting = Faulting(points);
+    o.still_moving = StillMoving(points);
+    return o;
   }
 
   void AssessGuest(const Snapshot& snapshot, const GuestSample& g,
                    View& v) const {
-    const Memory& m = v.next;
+    const Memory& m = *v.record;
+    const Observation& o = v.seen;
     const int64_t actual = g.actual_kib;
     const double actual_d = static_cast<double>(actual);
     v.free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
@@ -373,22 +413,22 @@ class AdaptivePolicy : public Policy {
                     : 0;
     v.min_step =
         std::max<int64_t>(kMinStepKib, Kib(kMinStepFraction * actual_d));
-    const double raw_slope = DemandSlope(m.points);
+    const double raw_slope = o.slope_kib_s;
     const bool rising = raw_slope > kFlatSlopeKibS;
-    v.slope = std::max(raw_slope, OnsetRate(m.points));
+    v.slope = std::max(raw_slope, o.onset_kib_s);
     v.fall = raw_slope < -kFlatSlopeKibS ? -raw_slope : 0.0;
     const double age =
         std::clamp(snapshot.time_s - g.stats_time_s.value_or(snapshot.time_s),
                    0.0, interval_s_);
     v.reaction_s = interval_s_ + age + kCommandLagS;
-    const bool faulting = Faulting(m.points);
+    const bool faulting = o.faulting;
     v.critical_now = v.free <= v.critical || faulting;
     v.starved = v.critical_now || v.free <= v.line;
     const int64_t tolerance =
         std::max<int64_t>(kSettleToleranceKib,
-                          Kib(kSettleFraction * m.speed_kib_s * interval_s_));
+                          Kib(kSettleFraction * o.speed_kib_s * interval_s_));
     v.moving = g.target_kib && std::llabs(*g.target_kib - actual) > tolerance &&
-               StillMoving(m.points);
+               o.still_moving;
     v.from = v.moving ? *g.target_kib : actual;
     v.free_after = static_cast<double>(v.free + (v.from - actual));
     v.predicted = rising && v.free_after - v.slope * v.reaction_s <
@@ -436,30 +476,25 @@ class AdaptivePolicy : public Policy {
   // So a roomy host leaves idle guests enough to survive a burst until the
   // next decision, and a tight one takes it back before anyone starves.
   void Ease(std::vector<View>& views, const HostView& host) const {
-    double host_rate = kPriorRateKibS;
-    for (const View& v : views) {
-      host_rate = std::max(host_rate, v.next.peak_rate_kib_s);
-    }
-    std::vector<int64_t> extra(views.size(), 0);
+    double h = kPriorRateKibS;
+    for (const View& v : views) h = std::max(h, v.seen.peak_rate_kib_s);
     double wanted = 0, pool = static_cast<double>(host.available_kib);
-    for (size_t i = 0; i < views.size(); ++i) {
-      const View& v = views[i];
-      const double h = host_rate;
+    for (View& v : views) {
       const double want = static_cast<double>(v.critical + v.swapped) +
                           h * v.reaction_s +
-                          std::max(h - v.next.speed_kib_s, 0.0) * interval_s_;
-      extra[i] = Clamp0(Kib(want) - KeepLine(v));
-      wanted += static_cast<double>(extra[i]);
+                          std::max(h - v.seen.speed_kib_s, 0.0) * interval_s_;
+      v.extra = Clamp0(Kib(want) - KeepLine(v));
+      wanted += static_cast<double>(v.extra);
       pool += static_cast<double>(
-          std::clamp<int64_t>(v.spare - KeepLine(v), 0, extra[i]));
+          std::clamp<int64_t>(v.spare - KeepLine(v), 0, v.extra));
     }
     const double e =
         wanted > 0 ? std::min(1.0, pool / (kEaseCover * wanted)) : 1.0;
-    for (size_t i = 0; i < views.size(); ++i) {
-      View& v = views[i];
-      v.keep = KeepLine(v) + Kib(e * static_cast<double>(extra[i]));
+    for (View& v : views) {
+      v.keep = KeepLine(v) + Kib(e * static_cast<double>(v.extra));
     }
   }
+
   // K0 = max(0.9 W, L + 16 MiB): what every guest keeps at least.
   int64_t KeepLine(const View& v) const {
     return std::max(Kib(kKeepFraction * static_cast<double>(params_.waste_kib)),
@@ -476,9 +511,9 @@ class AdaptivePolicy : public Policy {
   // settled gets nothing new unless it starves harder than at its last
   // grow. Changes under the minimum step are dropped, except for a guest at
   // its line (at least one step) or one reaching its ceiling.
-  std::vector<Need> Needs(const std::vector<View>& views) const {
+  std::vector<Need> Needs(std::vector<View>& views) const {
     std::vector<Need> needs;
-    for (const View& v : views) {
+    for (View& v : views) {
       const GuestSample& g = *v.guest;
       if (v.role == Role::kFloor) {
         const int64_t need = g.limits.floor_kib - v.from;
@@ -490,7 +525,7 @@ class AdaptivePolicy : public Policy {
         continue;
       }
       if (v.role != Role::kGrow) continue;
-      const Memory& m = v.next;
+      const Memory& m = *v.record;
       const bool harder =
           !m.free_at_command_kib || v.free < *m.free_at_command_kib;
       if (v.moving && !(v.starved && harder)) continue;
@@ -499,7 +534,7 @@ class AdaptivePolicy : public Policy {
           static_cast<double>(std::max(v.line + v.swapped, v.keep));
       const double first = goal + v.slope * v.reaction_s - v.free_after;
       const double settle =
-          std::min(interval_s_, std::max(first, 0.0) / m.speed_kib_s);
+          std::min(interval_s_, std::max(first, 0.0) / v.seen.speed_kib_s);
       const double lasts = v.slope * (v.reaction_s + settle);
       const double grant = goal + lasts - v.free_after;
       const double urgent =
@@ -539,7 +574,7 @@ class AdaptivePolicy : public Policy {
   // the part above K0 (and a minimum step) is given the headroom while the
   // host can spare it: a burst would otherwise outrun the next decision. It has
   // no urgent part, so it never makes another guest give memory up.
-  std::optional<Need> HeadroomNeed(const View& v) const {
+  std::optional<Need> HeadroomNeed(View& v) const {
     if (v.moving || v.squeezed || v.starved) return std::nullopt;
     const double short_by = static_cast<double>(v.keep) - v.free_after;
     const double band =
@@ -626,8 +661,9 @@ class AdaptivePolicy : public Policy {
     int64_t unmet = 0;
     for (const Need& n : needs) {
       unmet += Clamp0(n.urgent_kib - n.grant_kib);
-      const View& v = *n.view;
+      View& v = *n.view;
       if (n.grant_kib < std::min(n.need_kib, v.min_step)) continue;
+      v.command = Command::kGrow;
       const Reason reason = n.urgency == Urgency::kPredicted
                                 ? Reason::kPredicted
                             : n.urgency == Urgency::kFloor ? Reason::kFloor
@@ -649,20 +685,21 @@ class AdaptivePolicy : public Policy {
   // release at most half of unused per step, so this is gradual. A guest grown
   // in the last 5 decisions must stay above W for 3 samples first: its workload
   // may only have paused.
-  std::vector<Action> Reclaim(const std::vector<View>& views) const {
+  std::vector<Action> Reclaim(std::vector<View>& views) const {
     std::vector<Action> shrinks;
-    for (const View& v : views) {
+    for (View& v : views) {
       const GuestSample& g = *v.guest;
       if (v.role == Role::kCeiling) {
         shrinks.push_back({g.name, g.actual_kib,
                            std::max(g.ceiling_kib(), g.limits.floor_kib),
                            Reason::kCeiling});
+        v.command = Command::kShrink;
         continue;
       }
       if (v.role != Role::kIdle) continue;
       const int waste_ticks =
           v.recently_grown ? kWasteTicksAfterGrow : kWasteTicks;
-      if (v.next.above_waste < waste_ticks ||
+      if (v.seen.above_waste < waste_ticks ||
           static_cast<double>(v.unused - params_.waste_kib) <
               kExcessSteps * static_cast<double>(v.min_step)) {
         continue;
@@ -681,6 +718,7 @@ class AdaptivePolicy : public Policy {
            Kib(kTrimFraction * static_cast<double>(v.keep - KeepLine(v)))});
       if (g.actual_kib - target >= step) {
         shrinks.push_back({g.name, g.actual_kib, target, Reason::kReclaim});
+        v.command = Command::kShrink;
       }
     }
     return shrinks;
@@ -723,7 +761,8 @@ class AdaptivePolicy : public Policy {
       const int64_t target = std::max(
           g.actual_kib - (d.view->unused - d.keep_kib), g.limits.floor_kib);
       if (g.actual_kib - target < kMinStepKib) continue;
-      d.view->next.last_squeeze_tick = tick_;
+      d.view->seen.squeezed = true;
+      d.view->command = Command::kShrink;
       auto merged = shrink_of.find(g.name);
       if (merged != shrink_of.end()) {
         Action& a = shrinks[merged->second];
@@ -744,34 +783,40 @@ class AdaptivePolicy : public Policy {
   // this tick and the commands it was sent; guests that are gone are
   // forgotten. Updated in
   // place: rebuilding the map would allocate every guest's node every tick.
-  void Remember(const Snapshot& snapshot, std::vector<View>& views,
-                const Plan& plan) {
+  void Remember(const Snapshot& snapshot, std::vector<View>& views) {
     ++remembered_;
-    std::unordered_map<std::string_view, const Action*> action_of;
-    action_of.reserve(plan.actions.size());
-    for (const Action& a : plan.actions) action_of.emplace(a.domain, &a);
+    size_t kept = 0;
     for (View& v : views) {
-      Memory& m = memory_[v.guest->name];
+      Memory& m = *v.record;
       if (m.seen == remembered_) continue;  // a repeated name: the first counts
-      m = std::move(v.next);
+      const Observation& o = v.seen;
+      if (o.fresh) m.points.push_back(o.point);
+      m.speed_kib_s = o.speed_kib_s;
+      m.slope_kib_s = o.slope_kib_s;
+      m.peak_rate_kib_s = o.peak_rate_kib_s;
+      m.above_waste = o.above_waste;
+      if (o.squeezed) m.last_squeeze_tick = tick_;
       m.seen = remembered_;
-      auto acted = action_of.find(v.guest->name);
-      if (acted == action_of.end()) continue;
-      if (acted->second->grow()) {
+      ++kept;
+      if (v.command == Command::kGrow) {
         m.free_at_command_kib = v.free;
         m.last_grow_tick = tick_;
-      } else {
+      } else if (v.command == Command::kShrink) {
         m.free_at_command_kib.reset();
       }
     }
     // A guest that was not assessed (no stats, or unmanaged) starts afresh
     // when it is assessed again.
     for (const GuestSample& g : snapshot.guests) {
+      if (g.has_stats() && g.limits.managed) continue;
       Memory& m = memory_[g.name];
       if (m.seen == remembered_) continue;
       m = Memory{};
       m.seen = remembered_;
+      ++kept;
     }
+    // Every record was seen: no guest is gone, nothing to scan for.
+    if (kept == memory_.size()) return;
     std::erase_if(memory_, [this](const auto& entry) {
       return entry.second.seen != remembered_;
     });
@@ -782,6 +827,7 @@ class AdaptivePolicy : public Policy {
   int64_t tick_ = 0;
   std::unordered_map<std::string, Memory> memory_;
   uint64_t remembered_ = 0;
+  std::vector<View> views_;  // this tick's; points into the snapshot
 };
 
 }  // namespace
