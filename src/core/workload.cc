@@ -41,10 +41,9 @@ DemandTrace TraceDemand(const ScenarioGuest& guest, double duration_s,
     ops.push_back(start);
   }
   ops.insert(ops.end(), guest.workload.begin(), guest.workload.end());
-  std::stable_sort(ops.begin(), ops.end(),
-                   [](const WorkloadOp& a, const WorkloadOp& b) {
-                     return a.at_s < b.at_s;
-                   });
+  std::stable_sort(
+      ops.begin(), ops.end(),
+      [](const WorkloadOp& a, const WorkloadOp& b) { return a.at_s < b.at_s; });
 
   bool running = false;
   bool stats_on = guest.stats;
