@@ -246,11 +246,11 @@ int RunSimulate(const std::vector<std::string>& files, const std::string& policy
   }
   std::vector<std::string> policies;
   if (policy == "all") {
-    policies = PolicyNames();
-  } else if (auto known = MakePolicy(policy, PolicyParams{}); known.ok()) {
+    policies = SimulatePolicyNames();
+  } else if (Status known = CheckSimulatePolicy(policy); known.ok()) {
     policies = {policy};
   } else {
-    return Fail(kExitUsage, known.status().message());
+    return Fail(kExitUsage, known.message());
   }
   std::vector<Scenario> scenarios;
   for (const std::string& f : files) {
@@ -327,7 +327,8 @@ int Main(int argc, char** argv) {
                  "simulated host in real time");
   app.add_option("--interval", o.interval_s, "Seconds between ticks (default 2)")
       ->check(PositiveSeconds());
-  app.add_option("--policy", o.policy, "seed | adaptive | mom | proxmox");
+  app.add_option("--policy", o.policy,
+                 "seed | adaptive | mom | proxmox (oracle: simulate only)");
   app.add_flag("--dry-run", o.dry_run, "Decide and export, never move a balloon");
   app.add_option("--listen", o.listen, "Metrics address, [host]:port (default :9741)");
   app.add_option("--log-level", o.log_level, "debug | info | warn | error");
@@ -345,7 +346,9 @@ int Main(int argc, char** argv) {
   std::optional<double> sim_interval;
   sim->add_option("files", files, "Scenario files (YAML)")->required()
       ->check(CLI::ExistingFile);
-  sim->add_option("--policy", sim_policy, "A policy name, or all (default)");
+  sim->add_option("--policy", sim_policy,
+                  "seed | adaptive | mom | proxmox | oracle (clairvoyant, "
+                  "simulate only), or all (default)");
   sim->add_option("--csv", csv_dir, "Write a timeline CSV per scenario and policy here");
   sim->add_flag("--json", json, "Print JSON instead of the table");
   sim->add_option("--config", sim_config, "Thresholds and guardrails from this file");
