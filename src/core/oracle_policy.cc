@@ -84,6 +84,10 @@ class OraclePolicy : public Policy {
   size_t Reach(const DemandTrace& t, size_t k, double horizon_s) const;
   // Peak need over the lead time of the target it gives, plus margin.
   double Needed(const Plan1& p, size_t k, double extra_s) const;
+  // Where the guests' demand at some moment ahead does not fit `room`, caps
+  // their targets now by their share of that moment, before the memory is in
+  // use and cannot be taken back.
+  void ShareShortage(double t, double room, std::vector<Plan1>* plans) const;
 
   Scenario scenario_;
   PolicyParams params_;
@@ -123,6 +127,90 @@ double OraclePolicy::Needed(const Plan1& p, size_t k, double extra_s) const {
     target = std::max(target, peak + Margin(std::max(target, p.actual)));
   }
   return std::clamp(target, p.floor, std::max(p.floor, p.ceiling));
+}
+
+void OraclePolicy::ShareShortage(double t, double room,
+                                 std::vector<Plan1>* plans) const {
+  if (plans->empty()) return;
+  const DemandTrace& first = *(*plans)[0].trace;
+  const size_t k = first.StepAt(t);
+  const size_t end =
+      first.StepAt(t + kLookAheadS + interval() + kSimStatsPeriodS);
+  // The moment ahead with the largest sum of needs.
+  double worst = -1;
+  size_t worst_k = k;
+  for (size_t j = k; j <= end; ++j) {
+    double sum = 0;
+    for (const Plan1& p : *plans) {
+      const double need = p.trace->used_mib[std::min(j, p.trace->size() - 1)];
+      sum += std::max({need + Margin(p.actual), p.unreleasable,
+                       std::min(p.floor, p.actual)});
+    }
+    if (sum > worst) {
+      worst = sum;
+      worst_k = j;
+    }
+  }
+  if (worst <= room) return;
+  // Each guest's deficit above its floor is covered by min(1, level x
+  // shares), the level set so that the shares fill the room. A guest that
+  // already holds more than its share in use keeps that (it cannot be taken
+  // back), and the others share what is left.
+  const size_t n = plans->size();
+  std::vector<double> want(n), base(n), share(n);
+  std::vector<bool> pinned(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    const Plan1& p = (*plans)[i];
+    want[i] =
+        std::min(p.trace->used_mib[std::min(worst_k, p.trace->size() - 1)] +
+                     Margin(p.actual),
+                 p.ceiling);
+    base[i] = std::min(want[i], p.floor);
+  }
+  for (size_t round = 0; round <= n; ++round) {
+    double left = room;
+    for (size_t i = 0; i < n; ++i) left -= pinned[i] ? share[i] : base[i];
+    auto given = [&](double level) {
+      double s = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (pinned[i]) continue;
+        s += std::max(0.0, want[i] - base[i]) *
+             std::min(1.0, level * (*plans)[i].shares);
+      }
+      return s;
+    };
+    double level = 0;
+    if (left > 0) {
+      double lo = 0, hi = 1;
+      while (given(hi) < left && hi < 1e12) hi *= 2;
+      for (int i = 0; i < 60; ++i) {
+        const double mid = (lo + hi) / 2;
+        (given(mid) < left ? lo : hi) = mid;
+      }
+      level = lo;
+    }
+    bool changed = false;
+    for (size_t i = 0; i < n; ++i) {
+      if (pinned[i]) continue;
+      share[i] = base[i] + std::max(0.0, want[i] - base[i]) *
+                               std::min(1.0, level * (*plans)[i].shares);
+      if ((*plans)[i].unreleasable > share[i]) {
+        share[i] = (*plans)[i].unreleasable;
+        pinned[i] = true;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  for (size_t i = 0; i < plans->size(); ++i) {
+    Plan1& p = (*plans)[i];
+    // A guest whose demand falls by then is not held back now.
+    if (p.trace->used_mib[std::min(worst_k, p.trace->size() - 1)] <
+        p.trace->used_mib[std::min(k, p.trace->size() - 1)]) {
+      continue;
+    }
+    p.target = std::min(p.target, std::max(share[i], p.unreleasable));
+  }
 }
 
 Plan OraclePolicy::Decide(const Snapshot& snapshot) {
@@ -235,39 +323,10 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
     for (Plan1& p : plans) {
       p.target = std::max(p.lean, std::min(p.desired, p.future));
     }
-  } else if (sum([](const Plan1& p) { return p.lean; }) <= room) {
-    for (Plan1& p : plans) p.target = p.lean;
   } else {
-    // Demand does not fit: water-fill the deficit above each guest's base
-    // (its floor, or what it cannot release), by shares x deficit: each
-    // guest gets min(1, level x shares) of its deficit.
-    double base_sum = 0;
-    for (Plan1& p : plans)
-      base_sum += std::max(std::min(p.lean, p.floor), p.unreleasable);
-    const double extra = room - base_sum;
-    auto given = [&plans](double level) {
-      double s = 0;
-      for (const Plan1& p : plans) {
-        const double base = std::max(std::min(p.lean, p.floor), p.unreleasable);
-        s += std::max(0.0, p.lean - base) * std::min(1.0, level * p.shares);
-      }
-      return s;
-    };
-    double lo = 0, hi = 1;
-    if (extra > 0) {
-      while (given(hi) < extra && hi < 1e12) hi *= 2;
-      for (int i = 0; i < 60; ++i) {
-        const double mid = (lo + hi) / 2;
-        (given(mid) < extra ? lo : hi) = mid;
-      }
-    }
-    for (Plan1& p : plans) {
-      const double base = std::max(std::min(p.lean, p.floor), p.unreleasable);
-      const double level = extra > 0 ? lo : 0;
-      p.target =
-          base + std::max(0.0, p.lean - base) * std::min(1.0, level * p.shares);
-    }
+    for (Plan1& p : plans) p.target = p.lean;
   }
+  ShareShortage(t, room, &plans);
 
   // Grows first, most urgent first: G2 and G6 grant growth in plan order.
   std::stable_sort(
