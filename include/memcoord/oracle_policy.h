@@ -20,13 +20,14 @@
 
 #include "memcoord/policy.h"
 #include "memcoord/scenario.h"
+#include "memcoord/simulator.h"
 
 namespace memcoord {
 
 struct OracleOptions {
   // The simulator's step and the clock time of scenario second 0, as given
   // to the SimHypervisor the oracle is run against.
-  double step_s = 0.1;
+  double step_s = SimHypervisor::kDefaultStepS;
   double start_s = 0;
 };
 

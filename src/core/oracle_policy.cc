@@ -58,7 +58,7 @@ class OraclePolicy : public Policy {
 
  private:
   // One managed guest with stats, as the oracle plans it (MiB).
-  struct Plan1 {
+  struct GuestPlan {
     const GuestSample* sample = nullptr;
     const ScenarioGuest* spec = nullptr;
     const DemandTrace* trace = nullptr;
@@ -83,11 +83,12 @@ class OraclePolicy : public Policy {
   // its stats are back.
   size_t Reach(const DemandTrace& t, size_t k, double horizon_s) const;
   // Peak need over the lead time of the target it gives, plus margin.
-  double Needed(const Plan1& p, size_t k, double extra_s) const;
+  double Needed(const GuestPlan& p, size_t k, double extra_s) const;
   // Where the guests' demand at some moment ahead does not fit `room`, caps
   // their targets now by their share of that moment, before the memory is in
   // use and cannot be taken back.
-  void ShareShortage(double t, double room, std::vector<Plan1>* plans) const;
+  void ShareShortage(double t, double room,
+                     std::vector<GuestPlan>* plans) const;
 
   Scenario scenario_;
   PolicyParams params_;
@@ -117,7 +118,8 @@ size_t OraclePolicy::Reach(const DemandTrace& t, size_t k,
   return end;
 }
 
-double OraclePolicy::Needed(const Plan1& p, size_t k, double extra_s) const {
+double OraclePolicy::Needed(const GuestPlan& p, size_t k,
+                            double extra_s) const {
   const double rate = std::max(1.0, p.spec->balloon_rate_mib_s);
   double target = p.trace->used_mib[k] + Margin(p.actual);
   for (int i = 0; i < 4; ++i) {
@@ -130,7 +132,7 @@ double OraclePolicy::Needed(const Plan1& p, size_t k, double extra_s) const {
 }
 
 void OraclePolicy::ShareShortage(double t, double room,
-                                 std::vector<Plan1>* plans) const {
+                                 std::vector<GuestPlan>* plans) const {
   if (plans->empty()) return;
   const DemandTrace& first = *(*plans)[0].trace;
   const size_t k = first.StepAt(t);
@@ -141,7 +143,7 @@ void OraclePolicy::ShareShortage(double t, double room,
   size_t worst_k = k;
   for (size_t j = k; j <= end; ++j) {
     double sum = 0;
-    for (const Plan1& p : *plans) {
+    for (const GuestPlan& p : *plans) {
       const double need = p.trace->used_mib[std::min(j, p.trace->size() - 1)];
       sum += std::max({need + Margin(p.actual), p.unreleasable,
                        std::min(p.floor, p.actual)});
@@ -160,7 +162,7 @@ void OraclePolicy::ShareShortage(double t, double room,
   std::vector<double> want(n), base(n), share(n);
   std::vector<bool> pinned(n, false);
   for (size_t i = 0; i < n; ++i) {
-    const Plan1& p = (*plans)[i];
+    const GuestPlan& p = (*plans)[i];
     want[i] =
         std::min(p.trace->used_mib[std::min(worst_k, p.trace->size() - 1)] +
                      Margin(p.actual),
@@ -203,7 +205,7 @@ void OraclePolicy::ShareShortage(double t, double room,
     if (!changed) break;
   }
   for (size_t i = 0; i < plans->size(); ++i) {
-    Plan1& p = (*plans)[i];
+    GuestPlan& p = (*plans)[i];
     // A guest whose demand falls by then is not held back now.
     if (p.trace->used_mib[std::min(worst_k, p.trace->size() - 1)] <
         p.trace->used_mib[std::min(k, p.trace->size() - 1)]) {
@@ -220,7 +222,7 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
   const double host_min_free = KibToMib(params_.host_min_free_kib);
   const double window_s = kReleaseTicks * interval() + 2 * kSimStatsPeriodS;
 
-  std::vector<Plan1> plans;
+  std::vector<GuestPlan> plans;
   double fixed = 0;  // guests the oracle cannot act on hold their memory
   double sum_actual = 0;
   int64_t pending_kib = 0;  // growth set earlier and still in flight
@@ -234,7 +236,7 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
       fixed += KibToMib(std::max(g.actual_kib, cur_kib));
       continue;
     }
-    Plan1 p;
+    GuestPlan p;
     p.sample = &g;
     p.spec = &scenario_.guests[it->second];
     p.trace = &traces_[it->second];
@@ -253,7 +255,10 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
     const DemandTrace& tr = traces_[i];
     if (tr.size() == 0) continue;
     const size_t k = tr.StepAt(t);
-    if (snapshot.Find(scenario_.guests[i].name) != nullptr) continue;
+    // Running now (or hidden by the domain filter): not starting.
+    if (tr.running[k] || snapshot.Find(scenario_.guests[i].name) != nullptr) {
+      continue;
+    }
     const size_t end = tr.StepAt(t + window_s + interval());
     for (size_t j = k; j <= end; ++j) {
       if (tr.running[j]) {
@@ -263,7 +268,7 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
     }
   }
 
-  for (Plan1& p : plans) {
+  for (GuestPlan& p : plans) {
     const size_t k = p.trace->StepAt(t);
     const double now = p.trace->used_mib[k];
     p.lean = Needed(p, k, 0);
@@ -310,28 +315,29 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
   bool lean_level = true;  // memory is needed elsewhere
   auto sum = [&plans](auto level) {
     double s = 0;
-    for (const Plan1& p : plans) s += std::max(level(p), p.unreleasable);
+    for (const GuestPlan& p : plans) s += std::max(level(p), p.unreleasable);
     return s;
   };
-  if (sum([](const Plan1& p) { return std::max(p.desired, p.future); }) <=
+  if (sum([](const GuestPlan& p) { return std::max(p.desired, p.future); }) <=
       room) {
-    for (Plan1& p : plans) p.target = p.desired;
+    for (GuestPlan& p : plans) p.target = p.desired;
     lean_level = false;
-  } else if (sum([](const Plan1& p) { return p.future; }) <= room) {
+  } else if (sum([](const GuestPlan& p) { return p.future; }) <= room) {
     // Demand over the window fits only without the comfort: guests whose
     // future demand is low give back early what others will need.
-    for (Plan1& p : plans) {
+    for (GuestPlan& p : plans) {
       p.target = std::max(p.lean, std::min(p.desired, p.future));
     }
   } else {
-    for (Plan1& p : plans) p.target = p.lean;
+    for (GuestPlan& p : plans) p.target = p.lean;
   }
   ShareShortage(t, room, &plans);
 
   // Grows first, most urgent first: G2 and G6 grant growth in plan order.
-  std::stable_sort(
-      plans.begin(), plans.end(),
-      [](const Plan1& a, const Plan1& b) { return a.urgency < b.urgency; });
+  std::stable_sort(plans.begin(), plans.end(),
+                   [](const GuestPlan& a, const GuestPlan& b) {
+                     return a.urgency < b.urgency;
+                   });
   const int64_t starting_kib = CeilKib(starting);
   int64_t host_room = snapshot.host.free_kib - params_.host_min_free_kib -
                       pending_kib - starting_kib;
@@ -342,7 +348,7 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
     budget_room = *snapshot.guest_budget_kib - actual_kib - pending_kib;
   }
   std::vector<Action> shrinks;
-  for (const Plan1& p : plans) {
+  for (const GuestPlan& p : plans) {
     const GuestSample& g = *p.sample;
     const int64_t cur_kib = g.target_kib.value_or(g.actual_kib);
     const bool short_now = p.cur < p.lean;

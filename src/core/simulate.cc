@@ -90,7 +90,7 @@ Result<RunResult> RunScenario(const Scenario& scenario,
   Status configured =
       oracle ? controller.Configure(
                    config, NewOraclePolicy(scenario, PolicyParamsOf(config),
-                                           {SimHypervisor::kDefaultStepS, 0}))
+                                           OracleOptions{}))
              : controller.Configure(config);
   if (!configured.ok()) return configured;
 
