@@ -236,7 +236,8 @@ int RunDaemon(const std::optional<std::string>& config_path,
 
 int RunSimulate(const std::vector<std::string>& files, const std::string& policy,
                 const std::optional<std::string>& csv_dir, bool json,
-                const std::optional<std::string>& config_path) {
+                const std::optional<std::string>& config_path,
+                std::optional<double> interval_s) {
   Config base;
   if (config_path) {
     Result<Config> loaded = LoadConfigFile(*config_path);
@@ -245,16 +246,17 @@ int RunSimulate(const std::vector<std::string>& files, const std::string& policy
   }
   std::vector<std::string> policies;
   if (policy == "all") {
-    policies = PolicyNames();
-  } else if (auto known = MakePolicy(policy, PolicyParams{}); known.ok()) {
+    policies = SimulatePolicyNames();
+  } else if (Status known = CheckSimulatePolicy(policy); known.ok()) {
     policies = {policy};
   } else {
-    return Fail(kExitUsage, known.status().message());
+    return Fail(kExitUsage, known.message());
   }
   std::vector<Scenario> scenarios;
   for (const std::string& f : files) {
     Result<Scenario> s = LoadScenarioFile(f);
     if (!s.ok()) return Fail(kExitUsage, s.status().message());
+    if (interval_s) s->interval_s = *interval_s;
     scenarios.push_back(std::move(s.value()));
   }
   if (csv_dir) {
@@ -325,7 +327,8 @@ int Main(int argc, char** argv) {
                  "simulated host in real time");
   app.add_option("--interval", o.interval_s, "Seconds between ticks (default 2)")
       ->check(PositiveSeconds());
-  app.add_option("--policy", o.policy, "seed | adaptive | mom | proxmox");
+  app.add_option("--policy", o.policy,
+                 "seed | adaptive | mom | proxmox (oracle: simulate only)");
   app.add_flag("--dry-run", o.dry_run, "Decide and export, never move a balloon");
   app.add_option("--listen", o.listen, "Metrics address, [host]:port (default :9741)");
   app.add_option("--log-level", o.log_level, "debug | info | warn | error");
@@ -340,12 +343,18 @@ int Main(int argc, char** argv) {
   std::optional<std::string> csv_dir;
   bool json = false;
   std::optional<std::string> sim_config;
+  std::optional<double> sim_interval;
   sim->add_option("files", files, "Scenario files (YAML)")->required()
       ->check(CLI::ExistingFile);
-  sim->add_option("--policy", sim_policy, "A policy name, or all (default)");
+  sim->add_option("--policy", sim_policy,
+                  "seed | adaptive | mom | proxmox | oracle (clairvoyant, "
+                  "simulate only), or all (default)");
   sim->add_option("--csv", csv_dir, "Write a timeline CSV per scenario and policy here");
   sim->add_flag("--json", json, "Print JSON instead of the table");
   sim->add_option("--config", sim_config, "Thresholds and guardrails from this file");
+  sim->add_option("--interval", sim_interval,
+                  "Seconds between ticks for every file (overrides its interval_s)")
+      ->check(PositiveSeconds());
 
   try {
     app.parse(argc, argv);
@@ -360,7 +369,8 @@ int Main(int argc, char** argv) {
     return Fail(kExitUsage, std::string(e.what()) + " (see --help)");
   }
   if (sim->parsed()) {
-    return RunSimulate(files, sim_policy, csv_dir, json, sim_config);
+    return RunSimulate(files, sim_policy, csv_dir, json, sim_config,
+                       sim_interval);
   }
   if (bare_interval && o.interval_s && *bare_interval != *o.interval_s) {
     return Fail(kExitUsage, "the bare <interval> and --interval disagree");

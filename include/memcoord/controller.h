@@ -57,6 +57,10 @@ class MetricsSink {
                       const HypervisorHealth& health) = 0;
 };
 
+// The policy parameters a configuration gives (thresholds, guardrails,
+// interval).
+PolicyParams PolicyParamsOf(const Config& config);
+
 class Controller {
  public:
   // All pointers must outlive the controller; `metrics` may be null.
@@ -66,6 +70,11 @@ class Controller {
   // configuration stays in force. The policy is rebuilt (its history lost)
   // only when its name or parameters change.
   Status Configure(const Config& config);
+  // As Configure(config), but ticks with `policy` (not null) instead of the
+  // one config.policy names; config.policy must still be valid. This is how
+  // the simulator runs a policy the daemon cannot build (the oracle). A later
+  // Configure(config) replaces it.
+  Status Configure(const Config& config, std::unique_ptr<Policy> policy);
   TickReport Tick();
   const Config& config() const { return config_; }
   PolicyParams policy_params() const;
@@ -78,6 +87,7 @@ class Controller {
     bool set_failing = false;
     bool seen = false;
   };
+  void Adopt(const Config& config);
   void NoteGuestStates(const Snapshot& snapshot, double stale_after_s);
 
   Hypervisor* hypervisor_;

@@ -35,10 +35,18 @@ class Policy {
   virtual Plan Decide(const Snapshot& snapshot) = 0;
 };
 
-// "seed", "adaptive", "mom", "proxmox".
+// "seed", "adaptive", "mom", "proxmox". The oracle (oracle_policy.h) is not
+// one of them: MakePolicy refuses its name with OracleRefusal().
 Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name,
                                            const PolicyParams& params);
+// The daemon's policies, in the order of the score tables.
 const std::vector<std::string>& PolicyNames();
+
+// The simulator's clairvoyant policy. Known here by name only, so that the
+// daemon (config, --policy) can refuse it with a reason.
+inline constexpr std::string_view kOraclePolicyName = "oracle";
+// "policy 'oracle' is clairvoyant ... runs only under `simulate`".
+std::string OracleRefusal();
 
 // Starved: unused <= starvation; wasteful: unused >= waste; unknown: no stats.
 GuestClass Classify(const GuestSample& guest, const PolicyParams& params);

@@ -43,8 +43,15 @@ struct RunOptions {
   std::function<void(const TickReport&, const SimHypervisor&)> on_tick;
 };
 
+// What `simulate` runs: PolicyNames() and then kOraclePolicyName, the
+// clairvoyant lower bound (oracle_policy.h), which only the simulator builds.
+const std::vector<std::string>& SimulatePolicyNames();
+// OK for a name in SimulatePolicyNames(), else kInvalidArgument naming them.
+Status CheckSimulatePolicy(const std::string& policy);
+
 // `base` supplies thresholds and guardrails; its policy is replaced by
-// `policy` and its interval and budget by the scenario's.
+// `policy` (one of SimulatePolicyNames()) and its interval and budget by the
+// scenario's.
 Result<RunResult> RunScenario(const Scenario& scenario, const std::string& policy,
                               const Config& base, const RunOptions& options = {});
 

@@ -31,6 +31,23 @@
 
 namespace memcoord {
 
+// Constants of the guest model, for policies and tests that reason about it.
+// The balloon never takes the last kSimBalloonHeadroomMib above used.
+inline constexpr double kSimBalloonHeadroomMib = 16;
+// A guest is under pressure (Scores::pressure_s) while usable is below
+// SimPressureLineMib(actual), or while it swaps in.
+inline constexpr double kSimPressureMinMib = 64;
+inline constexpr double kSimPressureFraction = 0.05;
+constexpr double SimPressureLineMib(double actual_mib) {
+  return actual_mib * kSimPressureFraction > kSimPressureMinMib
+             ? actual_mib * kSimPressureFraction
+             : kSimPressureMinMib;
+}
+// Unused memory beyond this counts in Scores::waste_mib.
+inline constexpr double kSimWasteLineMib = 300;
+// Guests refresh their balloon stats once per simulated second.
+inline constexpr double kSimStatsPeriodS = 1;
+
 // Inspection view of one simulated guest (MiB).
 struct SimGuestState {
   std::string name;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "memcoord/log.h"
+#include "memcoord/policy.h"
 #include "src/config/yaml_check.h"
 
 namespace memcoord {
@@ -268,7 +269,12 @@ void ReadConfig(Checker& ck, const YAML::Node& doc, Config* cfg) {
        });
   Read(top, "interval_s", &cfg->interval_s, number_reader(kInterval));
   Read(top, "policy", &cfg->policy,
-       [&ck](const Entry& e, const std::string& p) {
+       [&ck](const Entry& e,
+             const std::string& p) -> std::optional<std::string> {
+         if (e.value.IsScalar() && e.value.Scalar() == kOraclePolicyName) {
+           ck.Error(e.value_pos, p, OracleRefusal());
+           return std::nullopt;
+         }
          return yamlcheck::ReadChoice(ck, e, p, kPolicies);
        });
   Read(top, "dry_run", &cfg->dry_run, bool_reader);

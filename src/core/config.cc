@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "memcoord/policy.h"
+
 namespace memcoord {
 namespace {
 
@@ -112,6 +114,7 @@ Status Config::Validate() const {
   if (!(interval_s > 0)) {
     return Status::InvalidArgument("interval_s must be > 0");
   }
+  if (policy == kOraclePolicyName) return Status::InvalidArgument(OracleRefusal());
   if (policy != "seed" && policy != "adaptive" && policy != "mom" &&
       policy != "proxmox") {
     return Status::InvalidArgument("policy '" + policy +

@@ -24,7 +24,9 @@ bool SameParams(const PolicyParams& a, const PolicyParams& b) {
          a.interval_s == b.interval_s;
 }
 
-PolicyParams ParamsOf(const Config& c) {
+}  // namespace
+
+PolicyParams PolicyParamsOf(const Config& c) {
   PolicyParams p;
   p.starvation_kib = MibToKib(static_cast<double>(c.thresholds.starvation_mib));
   p.waste_kib = MibToKib(static_cast<double>(c.thresholds.waste_mib));
@@ -37,8 +39,6 @@ PolicyParams ParamsOf(const Config& c) {
   return p;
 }
 
-}  // namespace
-
 Controller::Controller(Hypervisor* hypervisor, const Clock* clock,
                        Logger* logger, MetricsSink* metrics)
     : hypervisor_(hypervisor),
@@ -46,7 +46,7 @@ Controller::Controller(Hypervisor* hypervisor, const Clock* clock,
       logger_(logger),
       metrics_(metrics) {}
 
-PolicyParams Controller::policy_params() const { return ParamsOf(config_); }
+PolicyParams Controller::policy_params() const { return PolicyParamsOf(config_); }
 
 GuardrailParams Controller::guardrail_params() const {
   GuardrailParams g;
@@ -66,19 +66,35 @@ GuardrailParams Controller::guardrail_params() const {
 Status Controller::Configure(const Config& config) {
   Status valid = config.Validate();
   if (!valid.ok()) return valid;
-  const PolicyParams params = ParamsOf(config);
+  const PolicyParams params = PolicyParamsOf(config);
   if (!policy_ || policy_->name() != config.policy ||
-      !SameParams(params, ParamsOf(config_))) {
+      !SameParams(params, PolicyParamsOf(config_))) {
     Result<std::unique_ptr<Policy>> policy = MakePolicy(config.policy, params);
     if (!policy.ok()) return policy.status();
     policy_ = std::move(policy.value());
   }
+  Adopt(config);
+  return Status::Ok();
+}
+
+Status Controller::Configure(const Config& config,
+                             std::unique_ptr<Policy> policy) {
+  if (policy == nullptr) {
+    return Status::InvalidArgument("Configure: the injected policy is null");
+  }
+  Status valid = config.Validate();
+  if (!valid.ok()) return valid;
+  policy_ = std::move(policy);
+  Adopt(config);
+  return Status::Ok();
+}
+
+void Controller::Adopt(const Config& config) {
   config_ = config;
   // The filter holds its own copy of the configuration: the hypervisor may
   // outlive this one.
   hypervisor_->SetDomainFilter(
       [config](std::string_view name) { return config.Includes(name); });
-  return Status::Ok();
 }
 
 void Controller::NoteGuestStates(const Snapshot& snapshot,
@@ -140,7 +156,7 @@ TickReport Controller::Tick() {
   TickReport report;
   report.time_s = clock_->NowSeconds();
   report.dry_run = config_.dry_run;
-  report.params = ParamsOf(config_);
+  report.params = PolicyParamsOf(config_);
   report.policy = policy_ ? std::string(policy_->name()) : config_.policy;
 
   Result<Snapshot> sampled = hypervisor_->Sample();

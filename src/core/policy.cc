@@ -18,12 +18,19 @@ Result<std::unique_ptr<Policy>> MakePolicy(std::string_view name,
   if (name == "mom") return NewMomPolicy(params);
   if (name == "proxmox") return NewProxmoxPolicy(params);
   if (name == "adaptive") return NewAdaptivePolicy(params);
+  if (name == kOraclePolicyName) return Status::InvalidArgument(OracleRefusal());
   std::string known;
   for (const std::string& n : PolicyNames()) {
     known += (known.empty() ? "" : ", ") + n;
   }
   return Status::InvalidArgument("unknown policy '" + std::string(name) +
                                  "' (known: " + known + ")");
+}
+
+std::string OracleRefusal() {
+  return "policy 'oracle' is clairvoyant (it reads a scenario's future "
+         "workload) and runs only under `memory_coordinator simulate`; the "
+         "daemon runs seed, adaptive, mom or proxmox";
 }
 
 GuestClass Classify(const GuestSample& guest, const PolicyParams& params) {

@@ -7,6 +7,8 @@
 
 #include "memcoord/clock.h"
 #include "memcoord/log.h"
+#include "memcoord/oracle_policy.h"
+#include "memcoord/policy.h"
 
 namespace memcoord {
 namespace {
@@ -44,14 +46,38 @@ std::string CsvField(const std::string& v) {
 
 }  // namespace
 
+const std::vector<std::string>& SimulatePolicyNames() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names = PolicyNames();
+    names.emplace_back(kOraclePolicyName);
+    return names;
+  }();
+  return kNames;
+}
+
+Status CheckSimulatePolicy(const std::string& policy) {
+  const std::vector<std::string>& names = SimulatePolicyNames();
+  if (std::find(names.begin(), names.end(), policy) != names.end()) {
+    return Status::Ok();
+  }
+  std::string known;
+  for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+  return Status::InvalidArgument("unknown policy '" + policy +
+                                 "' (known: " + known + ", or all)");
+}
+
 Result<RunResult> RunScenario(const Scenario& scenario,
                               const std::string& policy, const Config& base,
                               const RunOptions& options) {
   Status valid = ValidateScenario(scenario);
   if (!valid.ok()) return valid;
 
+  Status known = CheckSimulatePolicy(policy);
+  if (!known.ok()) return known;
+  const bool oracle = policy == kOraclePolicyName;
   Config config = base;
-  config.policy = policy;
+  // The oracle is injected below; the config keeps a daemon policy.
+  if (!oracle) config.policy = policy;
   config.interval_s = scenario.interval_s;
   if (scenario.guest_budget_mib) {
     config.host.guest_budget_mib = scenario.guest_budget_mib;
@@ -61,7 +87,11 @@ Result<RunResult> RunScenario(const Scenario& scenario,
   SimHypervisor sim(scenario, &clock, 0);
   NullLogger logger;
   Controller controller(&sim, &clock, &logger, nullptr);
-  Status configured = controller.Configure(config);
+  Status configured =
+      oracle ? controller.Configure(
+                   config, NewOraclePolicy(scenario, PolicyParamsOf(config),
+                                           OracleOptions{}))
+             : controller.Configure(config);
   if (!configured.ok()) return configured;
 
   RunResult result;

@@ -10,20 +10,15 @@
 #include <utility>
 #include <vector>
 
+#include "flow.h"
+
 namespace memcoord {
 namespace {
 
-// Times are computed as step_index * step_s, so the tolerance only absorbs
-// the rounding of that product (0.1 * 3 = 0.30000000000000004).
-constexpr double kTimeEps = 1e-9;
-// The balloon driver cannot take the last pages a guest needs to run.
-constexpr double kBalloonHeadroomMib = 16;
-// A guest under pressure (DESIGN 7): usable below this, or below
-// kPressureFraction of its memory, whichever is larger.
-constexpr double kPressureMinMib = 64;
-constexpr double kPressureFraction = 0.05;
-// Memory a guest holds beyond this much free counts as waste (DESIGN 7).
-constexpr double kWasteLineMib = 300;
+using internal::Flow;
+using internal::kTimeEps;
+constexpr double kBalloonHeadroomMib = kSimBalloonHeadroomMib;
+constexpr double kWasteLineMib = kSimWasteLineMib;
 // A workload keeps touching its swapped pages: each second this fraction of
 // them (but at least kMinTouchMibS) faults back in. That gives a steady
 // swap-in rate while anything is in swap, which is what the balloon stats of
@@ -33,26 +28,6 @@ constexpr double kMinTouchMibS = 4;
 constexpr double kPagesPerMib = 256;  // 4 KiB pages
 
 int64_t ToKib(double mib) { return std::llround(mib * kKibPerMib); }
-
-// A workload quantity that changes at a rate; rate 0 is applied by the event
-// itself and never stays pending.
-struct Flow {
-  double remaining_mib = 0;
-  double rate_mib_s = 0;
-
-  double Take(double dt) {
-    if (remaining_mib <= 0) return 0;
-    double amount = std::min(remaining_mib, rate_mib_s * dt);
-    remaining_mib -= amount;
-    if (remaining_mib < kTimeEps) remaining_mib = 0;
-    return amount;
-  }
-  void Add(double mib, double rate) {
-    remaining_mib += mib;
-    rate_mib_s = rate;
-  }
-  void Clear() { *this = Flow(); }
-};
 
 // What the guest last told the hypervisor (refreshed once per second).
 struct Report {
@@ -114,10 +89,6 @@ struct Event {
   WorkloadOp op;
 };
 
-bool IsLifecycle(WorkloadOp::Kind k) {
-  return k == WorkloadOp::Kind::kStart || k == WorkloadOp::Kind::kDestroy;
-}
-
 }  // namespace
 
 struct SimHypervisor::Impl {
@@ -171,16 +142,7 @@ struct SimHypervisor::Impl {
       const ScenarioGuest& spec = scenario.guests[i];
       guests[i].spec = &spec;
       by_name.emplace(spec.name, i);
-      // A guest that is told to start later, by at_s or by a start op that
-      // comes before any destroy, does not exist until then.
-      bool absent = spec.at_s.has_value() && *spec.at_s > kTimeEps;
-      for (const WorkloadOp& op : spec.workload) {
-        if (IsLifecycle(op.kind)) {
-          absent = absent || op.kind == WorkloadOp::Kind::kStart;
-          break;
-        }
-      }
-      if (!absent) guests[i].Boot();
+      if (!internal::StartsAbsent(spec)) guests[i].Boot();
       if (spec.at_s && *spec.at_s > kTimeEps) {
         WorkloadOp start;
         start.kind = WorkloadOp::Kind::kStart;
@@ -391,7 +353,7 @@ struct SimHypervisor::Impl {
     elapsed_s += dt;
     for (Guest& g : guests) {
       if (!g.running) continue;
-      double line = std::max(kPressureMinMib, kPressureFraction * g.actual_mib);
+      double line = SimPressureLineMib(g.actual_mib);
       bool pressured = g.usable_mib() < line;
       waste_integral += std::max(0.0, g.unused_mib() - kWasteLineMib) * dt;
       StepGuest(g, dt);

@@ -56,6 +56,17 @@ check intervals-disagree 2 "$bin" 2 --interval 3
 check bad-policy 2 "$bin" --check-config --policy greedy
 expect_output bad-policy "greedy"
 
+# The oracle is clairvoyant: simulate runs it, the daemon refuses it.
+check oracle-daemon 2 "$bin" --policy oracle --once --connect "sim:$scenarios/classic-1-one-busy.yaml"
+expect_lines oracle-daemon 1
+expect_output oracle-daemon "oracle' is clairvoyant.*only under .memory_coordinator simulate"
+check oracle-check-config 2 "$bin" --check-config --policy oracle
+expect_output oracle-check-config "clairvoyant.*simulate"
+printf 'policy: oracle\n' >"$tmp/oracle.yaml"
+check oracle-config-file 2 "$bin" --check-config --config "$tmp/oracle.yaml"
+expect_lines oracle-config-file 1
+expect_output oracle-config-file "oracle.yaml:1:[0-9]+: policy: .*clairvoyant.*simulate"
+
 check check-config 0 "$bin" --check-config --policy seed --interval 5
 expect_output check-config '^interval_s: 5$'
 expect_output check-config '^policy: "?seed"?$'
@@ -76,6 +87,25 @@ cp "$tmp/out" "$tmp/first"
 "$bin" simulate "$scenarios"/classic-*.yaml --policy seed >"$tmp/second" 2>&1
 if cmp -s "$tmp/first" "$tmp/second"; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAIL simulate-deterministic: two runs differ"; fi
+check simulate-all 0 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml
+expect_lines simulate-all 6
+expect_output simulate-all "^classic-1-one-busy +oracle +0 +0\.0 +0\.0 "
+check simulate-oracle 0 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --policy oracle --json
+expect_output simulate-oracle '"policy": "oracle"'
+check simulate-unknown-policy 2 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --policy greedy
+expect_lines simulate-unknown-policy 1
+expect_output simulate-unknown-policy "unknown policy 'greedy'.*oracle"
+check simulate-interval 0 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --policy seed --interval 5 --csv "$tmp/csv5"
+if [[ "$(sed -n 2p "$tmp/csv5/classic-1-one-busy-seed.csv" | cut -d, -f1),$(sed -n 6p "$tmp/csv5/classic-1-one-busy-seed.csv" | cut -d, -f1)" == "0,5" ]]; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL simulate-interval: ticks are not 5 s apart"; fi
+check simulate-interval-zero 2 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --interval 0
+expect_lines simulate-interval-zero 1
+expect_output simulate-interval-zero "--interval: must be a number of seconds > 0, got '0'"
+check simulate-interval-word 2 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --interval fast
+expect_output simulate-interval-word "seconds > 0, got 'fast'"
+check simulate-help 0 "$bin" simulate --help
+expect_output simulate-help "--interval"
+expect_output simulate-help "oracle"
 check simulate-json 0 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --policy seed --json
 expect_output simulate-json '"oom_kills": 0'
 check simulate-csv 0 "$bin" simulate "$scenarios"/classic-1-one-busy.yaml --policy seed --csv "$tmp/csv"

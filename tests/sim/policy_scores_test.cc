@@ -1,14 +1,13 @@
-// Every public scenario against every policy: the adaptive policy must beat
-// seed, mom and proxmox on the scores, and no policy may break a guardrail on
-// any tick.
+// Every public scenario against every policy, at intervals 1, 2 and 5 s: the
+// adaptive policy must beat seed, mom and proxmox on the scores (the oracle,
+// a clairvoyant lower bound, is not one of the policies it must beat), and no
+// policy may break a guardrail on any tick.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cctype>
-#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "memcoord/config.h"
@@ -17,22 +16,13 @@
 #include "memcoord/scenario.h"
 #include "memcoord/scenario_loader.h"
 #include "memcoord/simulate.h"
+#include "scenario_set.h"
 
 namespace memcoord {
 namespace {
 
-const std::vector<std::string>& ScenarioFiles() {
-  static const std::vector<std::string> files = [] {
-    std::vector<std::string> out;
-    for (const auto& e :
-         std::filesystem::directory_iterator(MEMCOORD_SCENARIO_DIR)) {
-      if (e.path().extension() == ".yaml") out.push_back(e.path().string());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }();
-  return files;
-}
+using testing::DemandFits;
+using testing::FileAndInterval;
 
 struct PolicyRun {
   Scores scores;
@@ -58,19 +48,22 @@ GuardrailParams RailsFor(const Config& c, const Scenario& s) {
   return g;
 }
 
-// Runs each scenario under each policy once per test binary.
-const ScenarioRuns& RunsFor(const std::string& file) {
-  static std::map<std::string, ScenarioRuns> cache;
-  auto it = cache.find(file);
+// Runs a scenario file, at an interval (0: the file's own), under each
+// policy `simulate` knows, once per test binary.
+const ScenarioRuns& RunsFor(const std::string& file, double interval_s = 0) {
+  static std::map<std::pair<std::string, double>, ScenarioRuns> cache;
+  const auto key = std::make_pair(file, interval_s);
+  auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   ScenarioRuns out;
   Result<Scenario> scenario = LoadScenarioFile(file);
   EXPECT_TRUE(scenario.ok()) << scenario.status().message();
-  if (!scenario.ok()) return cache[file];
+  if (!scenario.ok()) return cache[key];
   out.scenario = *scenario;
+  if (interval_s > 0) out.scenario.interval_s = interval_s;
   const Config base;
   const GuardrailParams rails = RailsFor(base, out.scenario);
-  for (const std::string& policy : PolicyNames()) {
+  for (const std::string& policy : SimulatePolicyNames()) {
     PolicyRun run;
     RunOptions options;
     options.on_tick = [&](const TickReport& report, const SimHypervisor&) {
@@ -90,69 +83,33 @@ const ScenarioRuns& RunsFor(const std::string& file) {
     if (result.ok()) run.scores = result->scores;
     out.runs[policy] = std::move(run);
   }
-  return cache[file] = std::move(out);
+  return cache[key] = std::move(out);
 }
 
-// Peak anonymous memory of a guest's workload, from its ops alone.
-double PeakAnonMib(const ScenarioGuest& g) {
-  double anon = 0, peak = 0;
-  for (const WorkloadOp& op : g.workload) {
-    switch (op.kind) {
-      case WorkloadOp::Kind::kAlloc:
-        anon += op.mib;
-        break;
-      case WorkloadOp::Kind::kFree:
-        anon = std::max(0.0, anon - op.mib);
-        break;
-      case WorkloadOp::Kind::kFreeAll:
-      case WorkloadOp::Kind::kDestroy:
-      case WorkloadOp::Kind::kStart:
-        anon = 0;
-        break;
-      default:
-        break;
-    }
-    peak = std::max(peak, anon);
-  }
-  return peak;
+// "burst at 2 s" for failure messages.
+std::string Where(const ScenarioRuns& r) {
+  std::ostringstream s;
+  s << r.scenario.name << " at " << r.scenario.interval_s << " s";
+  return s.str();
 }
 
-// True when the scenario's demand fits: every guest's peak (base + anon +
-// the free memory below which it counts as pressured) fits under its
-// maximum, and all peaks at once, plus the host's own use and reserve, fit
-// on the host and within the guest budget. Peaks are summed as if they
-// coincided and guests that come and go are counted in full, so this errs
-// toward "does not fit"; page cache is reclaimable and not counted.
-bool DemandFits(const Scenario& s) {
-  constexpr double kPressureMinMib = 64;
-  constexpr double kPressureFraction = 0.05;
-  double sum = 0;
-  for (const ScenarioGuest& g : s.guests) {
-    const double need =
-        g.base_used_mib + PeakAnonMib(g) +
-        std::max(kPressureMinMib, kPressureFraction * g.max_mib);
-    if (need > g.max_mib) return false;
-    sum += need;
+class PolicyScoresTest : public ::testing::TestWithParam<FileAndInterval> {
+ protected:
+  const ScenarioRuns& Runs() const {
+    return RunsFor(std::get<0>(GetParam()), std::get<1>(GetParam()));
   }
-  if (s.guest_budget_mib && sum > static_cast<double>(*s.guest_budget_mib)) {
-    return false;
-  }
-  return sum + s.host_used_mib + s.host_min_free_mib <= s.host_total_mib;
-}
-
-std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string stem = std::filesystem::path(info.param).stem().string();
-  for (char& c : stem) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return stem;
-}
-
-class PolicyScoresTest : public ::testing::TestWithParam<std::string> {};
+};
 
 TEST(PolicyScoresSetupTest, AtLeastElevenPublicScenarios) {
   // The three classics and at least eight more.
-  EXPECT_GE(ScenarioFiles().size(), 11u);
+  EXPECT_GE(testing::PublicScenarioFiles().size(), 11u);
+}
+
+TEST(PolicyScoresSetupTest, SimulateRunsTheDaemonPoliciesAndTheOracle) {
+  std::vector<std::string> want = PolicyNames();
+  want.emplace_back(kOraclePolicyName);
+  EXPECT_EQ(SimulatePolicyNames(), want);
+  for (const std::string& p : PolicyNames()) EXPECT_NE(p, kOraclePolicyName);
 }
 
 TEST(PolicyScoresSetupTest, DemandFitsIsDecidedFromTheNumbers) {
@@ -164,53 +121,82 @@ TEST(PolicyScoresSetupTest, DemandFitsIsDecidedFromTheNumbers) {
   g.base_used_mib = 80;
   WorkloadOp alloc;
   alloc.kind = WorkloadOp::Kind::kAlloc;
-  alloc.mib = 1800;  // 80 + 1800 + 102 (5 % of 2048) = 1982 <= 2048
+  alloc.mib = 1800;  // 80 + 1800 + 16 + 102 (5 % of 2048) = 1998 <= 2048
   g.workload = {alloc};
   s.guests = {g};
   EXPECT_TRUE(DemandFits(s));
-  s.guests[0].workload[0].mib = 1900;  // 2082 > 2048: the guest cannot hold it
+  s.guests[0].workload[0].mib = 1900;  // 2098 > 2048: the guest cannot hold it
   EXPECT_FALSE(DemandFits(s));
   s.guests[0].workload[0].mib = 1000;
-  s.guests.push_back(s.guests[0]);  // 2 x 1182 + 512 + 200 > 4096
+  s.guests.push_back(s.guests[0]);  // 3 x 1198 + 512 + 200 > 4096
   s.guests.push_back(s.guests[0]);
   EXPECT_FALSE(DemandFits(s));
-  s.guests.pop_back();  // 2 x 1182 + 712 = 3076 <= 4096
+  s.guests.pop_back();  // 2 x 1198 + 712 = 3108 <= 4096
   EXPECT_TRUE(DemandFits(s));
   s.guest_budget_mib = 2048;
   EXPECT_FALSE(DemandFits(s));
+  s.guest_budget_mib.reset();
+
+  // Peaks that do not coincide fit where coincident ones would not.
+  s.guests.push_back(s.guests[0]);
+  EXPECT_FALSE(DemandFits(s));
+  WorkloadOp free_all;
+  free_all.kind = WorkloadOp::Kind::kFreeAll;
+  free_all.at_s = 50;
+  s.guests[2].workload = {free_all};
+  s.guests[2].workload.insert(s.guests[2].workload.begin(), alloc);
+  s.guests[2].workload[0].mib = 1000;
+  s.guests[1].workload[0].at_s = 60;  // allocates after guest 2 is done
+  EXPECT_TRUE(DemandFits(s));
+  s.guests.pop_back();
+
+  // A guest without stats is never resized: its start size must hold it.
+  s.guests[1].stats = false;
+  s.guests[1].start_mib = 1024;  // 1198 > 1024
+  EXPECT_FALSE(DemandFits(s));
+  s.guests[1].start_mib = 1280;
+  EXPECT_TRUE(DemandFits(s));
 }
 
 TEST_P(PolicyScoresTest, NoPolicyBreaksAGuardrailOnAnyTick) {
-  const ScenarioRuns& r = RunsFor(GetParam());
+  const ScenarioRuns& r = Runs();
   for (const auto& [policy, run] : r.runs) {
     EXPECT_GT(run.ticks, 0) << policy;
     std::string first;
     for (const std::string& v : run.violations) first += "\n  " + v;
     EXPECT_EQ(run.violation_count, 0)
-        << policy << " broke guardrails:" << first;
+        << Where(r) << ": " << policy << " broke guardrails:" << first;
   }
 }
 
+// The policies adaptive is measured against: the daemon's others.
+bool IsOther(const std::string& policy) {
+  return policy != "adaptive" && policy != kOraclePolicyName;
+}
+
 TEST_P(PolicyScoresTest,
-       AdaptiveHasNoOomKillsWhereDemandFitsAndNoMoreThanAnyOther) {
-  const ScenarioRuns& r = RunsFor(GetParam());
+       AdaptiveHasNoOomKillsWhereTheOracleHasNoneAndNoMoreThanAnyOther) {
+  const ScenarioRuns& r = Runs();
   ASSERT_EQ(r.runs.count("adaptive"), 1u);
+  ASSERT_EQ(r.runs.count(std::string(kOraclePolicyName)), 1u);
   const Scores& a = r.runs.at("adaptive").scores;
-  if (DemandFits(r.scenario)) {
-    EXPECT_EQ(a.oom_kills, 0);
+  if (r.runs.at(std::string(kOraclePolicyName)).scores.oom_kills == 0) {
+    EXPECT_EQ(a.oom_kills, 0) << Where(r) << ": the oracle kills nothing";
   }
   for (const auto& [policy, run] : r.runs) {
-    EXPECT_LE(a.oom_kills, run.scores.oom_kills) << "vs " << policy;
+    if (!IsOther(policy)) continue;
+    EXPECT_LE(a.oom_kills, run.scores.oom_kills)
+        << Where(r) << " vs " << policy;
   }
 }
 
 TEST_P(PolicyScoresTest, AdaptiveNeverLetsHostFallBelowReserve) {
-  const ScenarioRuns& r = RunsFor(GetParam());
+  const ScenarioRuns& r = Runs();
   ASSERT_EQ(r.runs.count("adaptive"), 1u);
-  EXPECT_EQ(r.runs.at("adaptive").scores.host_low_s, 0);
+  EXPECT_EQ(r.runs.at("adaptive").scores.host_low_s, 0) << Where(r);
 }
 
-// The lowest `score` among the policies other than adaptive, and whose it is.
+// The lowest `score` among seed, mom and proxmox, and whose it is.
 struct Best {
   double value = -1;
   std::string policy;
@@ -218,7 +204,7 @@ struct Best {
 Best BestOther(const ScenarioRuns& r, double Scores::*score) {
   Best best;
   for (const auto& [policy, run] : r.runs) {
-    if (policy == "adaptive") continue;
+    if (!IsOther(policy)) continue;
     if (best.value < 0 || run.scores.*score < best.value) {
       best.value = run.scores.*score;
       best.policy = policy;
@@ -228,31 +214,44 @@ Best BestOther(const ScenarioRuns& r, double Scores::*score) {
 }
 
 TEST_P(PolicyScoresTest, AdaptivePressureAtMostHalfOfTheBestOther) {
-  const ScenarioRuns& r = RunsFor(GetParam());
+  const ScenarioRuns& r = Runs();
   ASSERT_EQ(r.runs.count("adaptive"), 1u);
   const auto [best, best_policy] = BestOther(r, &Scores::pressure_s);
   const double a = r.runs.at("adaptive").scores.pressure_s;
   if (best == 0) {
-    EXPECT_EQ(a, 0) << best_policy << " reaches 0";
+    EXPECT_EQ(a, 0) << Where(r) << ": " << best_policy << " reaches 0";
   } else {
-    EXPECT_LE(a, best / 2) << "best other: " << best_policy << " " << best;
+    EXPECT_LE(a, best / 2) << Where(r) << ": best other: " << best_policy << " "
+                           << best;
   }
 }
 
 TEST_P(PolicyScoresTest, AdaptiveWasteWithinTenPercentOfTheBestOther) {
-  const ScenarioRuns& r = RunsFor(GetParam());
+  const ScenarioRuns& r = Runs();
   ASSERT_EQ(r.runs.count("adaptive"), 1u);
   const auto [best, best_policy] = BestOther(r, &Scores::waste_mib);
   EXPECT_LE(r.runs.at("adaptive").scores.waste_mib, 1.1 * best)
-      << "best other: " << best_policy << " " << best;
+      << Where(r) << ": best other: " << best_policy << " " << best;
 }
 
 TEST_P(PolicyScoresTest, AdaptiveIssuesNoMoreCommandsThanSeed) {
-  const ScenarioRuns& r = RunsFor(GetParam());
+  const ScenarioRuns& r = Runs();
   ASSERT_EQ(r.runs.count("adaptive"), 1u);
   ASSERT_EQ(r.runs.count("seed"), 1u);
   EXPECT_LE(r.runs.at("adaptive").scores.actions,
-            r.runs.at("seed").scores.actions);
+            r.runs.at("seed").scores.actions)
+      << Where(r);
+}
+
+TEST_P(PolicyScoresTest, OracleHasNoOomKillsAndNoHostLowTimeWhereDemandFits) {
+  const ScenarioRuns& r = Runs();
+  if (!DemandFits(r.scenario)) {
+    GTEST_SKIP() << Where(r) << ": demand does not fit";
+  }
+  ASSERT_EQ(r.runs.count(std::string(kOraclePolicyName)), 1u);
+  const Scores& o = r.runs.at(std::string(kOraclePolicyName)).scores;
+  EXPECT_EQ(o.oom_kills, 0) << Where(r);
+  EXPECT_EQ(o.host_low_s, 0) << Where(r);
 }
 
 // The over-committed budget (tests/scenarios/overcommit/): demand does not
@@ -274,14 +273,17 @@ TEST(OvercommittedBudgetTest, AdaptiveKillsNothingAndBeatsSeed) {
   EXPECT_LE(a.actions, seed.actions);
   for (const auto& [policy, run] : r.runs) {
     EXPECT_EQ(run.violation_count, 0) << policy;
-    if (policy == "adaptive") continue;
+    if (!IsOther(policy)) continue;
     EXPECT_LE(a.oom_kills, run.scores.oom_kills) << policy;
     EXPECT_LE(a.waste_mib, 1.1 * run.scores.waste_mib) << policy;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PublicScenarios, PolicyScoresTest,
-                         ::testing::ValuesIn(ScenarioFiles()), TestName);
+INSTANTIATE_TEST_SUITE_P(
+    PublicScenarios, PolicyScoresTest,
+    ::testing::Combine(::testing::ValuesIn(testing::PublicScenarioFiles()),
+                       ::testing::ValuesIn(testing::ScoredIntervals())),
+    testing::FileAndIntervalName);
 
 }  // namespace
 }  // namespace memcoord

@@ -159,5 +159,47 @@ TEST_F(ControllerTest, InvalidConfigKeepsThePreviousOne) {
   EXPECT_EQ(controller_.config().thresholds.waste_mib, 300);
 }
 
+// A policy that always asks for the same target for guest "a".
+class FixedPolicy : public Policy {
+ public:
+  explicit FixedPolicy(int64_t target_kib) : target_kib_(target_kib) {}
+  std::string_view name() const override { return "fixed"; }
+  Plan Decide(const Snapshot& snapshot) override {
+    Plan plan;
+    if (const GuestSample* g = snapshot.Find("a")) {
+      plan.actions.push_back(
+          {"a", g->actual_kib, target_kib_, Reason::kBalance});
+    }
+    return plan;
+  }
+
+ private:
+  int64_t target_kib_;
+};
+
+TEST_F(ControllerTest, TicksWithAnInjectedPolicyUntilReconfigured) {
+  ASSERT_TRUE(
+      controller_
+          .Configure(config_, std::make_unique<FixedPolicy>(MibToKib(1100)))
+          .ok());
+  hv_.snapshot = Snap({Guest("a", 1024, 300, 2048, 100)}, 4096, 16384, 100);
+  TickReport r = controller_.Tick();
+  EXPECT_EQ(r.policy, "fixed");
+  ASSERT_EQ(hv_.sets.size(), 1u);
+  EXPECT_EQ(hv_.sets[0], std::make_pair(std::string("a"), MibToKib(1100)));
+  // The config still names seed: configuring it again brings seed back.
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  EXPECT_EQ(controller_.Tick().policy, "seed");
+}
+
+TEST_F(ControllerTest, InjectedPolicyNeedsAPolicyAndAValidConfig) {
+  EXPECT_FALSE(controller_.Configure(config_, nullptr).ok());
+  Config bad = config_;
+  bad.thresholds.waste_mib = 100;
+  EXPECT_FALSE(
+      controller_.Configure(bad, std::make_unique<FixedPolicy>(0)).ok());
+  EXPECT_EQ(controller_.Tick().policy, "seed");
+}
+
 }  // namespace
 }  // namespace memcoord
