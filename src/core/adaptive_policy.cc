@@ -75,9 +75,10 @@ constexpr int64_t kRecentTicks = 5;
 // release have piled up.
 constexpr double kReleaseBatchIntervals = 3;
 // Headroom above the keep line is trimmed once a guest holds more than it
-// needs by this fraction of that part, and topped up once it holds less by
-// the same.
+// needs by half of that part, and topped up once it holds less by a quarter
+// of it: a missing part is a risk, a surplus only a cost.
 constexpr double kTrimFraction = 0.5;
+constexpr double kTopUpFraction = 0.25;
 // Guests squeezed for the host keep C plus this.
 constexpr int64_t kSqueezeMarginKib = 16 * kKibPerMib;
 
@@ -570,8 +571,8 @@ class AdaptivePolicy : public Policy {
     return needs;
   }
 
-  // An idle guest whose free memory is short of its headroom by half of
-  // the part above K0 (and a minimum step) is given the headroom while the
+  // An idle guest whose free memory is short of its headroom by a quarter
+  // of the part above K0 (and a minimum step) is given the headroom while the
   // host can spare it: a burst would otherwise outrun the next decision. It has
   // no urgent part, so it never makes another guest give memory up.
   std::optional<Need> HeadroomNeed(View& v) const {
@@ -579,7 +580,7 @@ class AdaptivePolicy : public Policy {
     const double short_by = static_cast<double>(v.keep) - v.free_after;
     const double band =
         std::max(static_cast<double>(v.min_step),
-                 kTrimFraction * static_cast<double>(v.keep - KeepLine(v)));
+                 kTopUpFraction * static_cast<double>(v.keep - KeepLine(v)));
     if (short_by < band) return std::nullopt;
     const GuestSample& g = *v.guest;
     const int64_t ceiling = std::max(g.ceiling_kib(), g.limits.floor_kib);
@@ -726,8 +727,9 @@ class AdaptivePolicy : public Policy {
 
   // Squeeze. While urgent needs go unmet or the host is under its reserve
   // (shortfall S > 0), idle guests give up memory down to C + 16 MiB unused,
-  // and growing guests whose free memory lasts well past the next decision
-  // lend what exceeds L + 16 MiB + 2*s*T; the most spare first, until what
+  // and growing guests lend what exceeds C + 16 MiB + s*T (what keeps them
+  // off their critical line until growth decided next can arrive); the
+  // most spare first, until what
   // the guardrails let them release (half of unused per step) covers S.
   void Squeeze(std::vector<View>& views, int64_t shortfall,
                std::vector<Action>& shrinks) const {
@@ -739,8 +741,8 @@ class AdaptivePolicy : public Policy {
         if (v.unused > keep) donors.push_back({&v, keep});
       } else if (v.role == Role::kLend) {
         const double keep_free =
-            static_cast<double>(v.line + kSqueezeMarginKib) +
-            2.0 * v.slope * interval_s_;
+            static_cast<double>(v.critical + kSqueezeMarginKib) +
+            v.slope * v.reaction_s;
         const int64_t excess = v.free - Kib(std::ceil(keep_free));
         if (excess >= v.min_step) donors.push_back({&v, v.unused - excess});
       }

@@ -332,10 +332,10 @@ TEST(AdaptivePolicyTest, RisingGuestWithAmpleFreeLendsToAGuestAboutToStarve) {
   ASSERT_NE(lend, nullptr);
   EXPECT_FALSE(lend->grow());
   EXPECT_EQ(lend->reason, Reason::kHostPressure);
-  // Its demand (actual - free) rises 40 MiB/s. It keeps its line, its
-  // margin and two intervals of that: 150 + 16 + 2 * 40 = 246 MiB of its
-  // 540 MiB free.
-  EXPECT_EQ(lend->target_kib, MibToKib(1660 - (540 - 246)));
+  // Its demand (actual - free) rises 40 MiB/s. It keeps its critical line,
+  // its margin and what lasts it until growth decided next can arrive:
+  // 100 + 16 + 40 * 1.25 = 166 MiB of its 540 MiB free.
+  EXPECT_EQ(lend->target_kib, MibToKib(1660 - (540 - 166)));
 }
 
 }  // namespace
@@ -371,14 +371,14 @@ TEST(AdaptivePolicyTest, HeadroomShrinksAsTheHostGetsTight) {
 TEST(AdaptivePolicyTest,
      IdleGuestShortOfHeadroomIsGivenItWhileTheHostCanSpareIt) {
   // 300 MiB free, 304 short of its 604 MiB headroom (more than a quarter of
-  // it): grown ahead of any burst, as a prediction.
+  // the 334 MiB above K0): grown ahead of any burst, as a prediction.
   Plan plan = NewAdaptive(5)->Decide(At(0, {G("a", 1024, 300)}));
   ASSERT_EQ(plan.actions.size(), 1u);
   EXPECT_EQ(plan.actions[0].reason, Reason::kPredicted);
   EXPECT_EQ(plan.actions[0].target_kib, MibToKib(1024 + 304));
-  // 500 MiB free is within a quarter of it: no command.
+  // 550 MiB free is short by less than that quarter (83.5): no command.
   EXPECT_TRUE(
-      NewAdaptive(5)->Decide(At(0, {G("a", 1024, 500)})).actions.empty());
+      NewAdaptive(5)->Decide(At(0, {G("a", 1024, 550)})).actions.empty());
   // A host at its reserve has nothing to give for headroom.
   EXPECT_TRUE(
       NewAdaptive(5)->Decide(At(0, {G("a", 1024, 300)}, 200)).actions.empty());
