@@ -98,8 +98,9 @@ struct Memory {
   History points;
   int above_waste = 0;
   double speed_kib_s = kDefaultSpeedKibS;
-  double slope_kib_s = 0;      // DemandSlope() of the points
-  double peak_rate_kib_s = 0;  // fastest demand growth seen, decayed
+  bool speed_measured = false;  // a move was seen that took a whole step
+  double slope_kib_s = 0;       // DemandSlope() of the points
+  double peak_rate_kib_s = 0;   // fastest demand growth seen, decayed
   // Free memory when the last grow was sent, for "starving harder".
   std::optional<int64_t> free_at_command_kib;
   std::optional<int64_t> last_grow_tick;
@@ -122,6 +123,7 @@ struct Observation {
   bool fresh = false;  // stats newer than the record's last point
   Point point{};       // the new point, when fresh
   double speed_kib_s = kDefaultSpeedKibS;
+  bool speed_measured = false;
   double slope_kib_s = 0;  // DemandSlope() with the new point
   double onset_kib_s = 0;  // OnsetRate() with the new point
   double peak_rate_kib_s = 0;
@@ -262,20 +264,23 @@ bool StillMoving(const History& points) {
   return std::llabs(b.actual_kib - a.actual_kib) > kSettleToleranceKib;
 }
 
-// A balloon that moved the whole time between two samples shows its
-// speed; one that arrived early shows a lower bound.
-double LearnSpeed(double speed, const Point& last, const Point& p,
-                  const GuestSample& g) {
+// A balloon that moved the whole time between two samples shows its speed
+// (`measured`); one that arrived early shows a lower bound.
+void LearnSpeed(double& speed, bool& measured, const Point& last,
+                const Point& p, const GuestSample& g) {
   const double dt = p.time_s - last.time_s;
   const double moved =
       static_cast<double>(std::llabs(p.actual_kib - last.actual_kib));
-  if (dt <= 0 || moved < static_cast<double>(kSettleToleranceKib)) {
-    return speed;
-  }
+  if (dt <= 0 || moved < static_cast<double>(kSettleToleranceKib)) return;
   const bool arrived =
       !g.target_kib ||
       std::llabs(*g.target_kib - p.actual_kib) <= kSettleToleranceKib;
-  return arrived ? std::max(speed, moved / dt) : moved / dt;
+  if (arrived) {
+    speed = std::max(speed, moved / dt);
+  } else {
+    speed = moved / dt;
+    measured = true;
+  }
 }
 
 class AdaptivePolicy : public Policy {
@@ -364,6 +369,7 @@ class AdaptivePolicy : public Policy {
                       const Memory& m) const {
     Observation o;
     o.speed_kib_s = m.speed_kib_s;
+    o.speed_measured = m.speed_measured;
     o.slope_kib_s = m.slope_kib_s;
     o.peak_rate_kib_s = m.peak_rate_kib_s;
     o.above_waste = m.above_waste;
@@ -378,7 +384,7 @@ class AdaptivePolicy : public Policy {
     if (o.fresh) {
       if (!points.empty()) {
         const double dt = t - points.back().time_s;
-        o.speed_kib_s = LearnSpeed(o.speed_kib_s, points.back(), o.point, g);
+        LearnSpeed(o.speed_kib_s, o.speed_measured, points.back(), o.point, g);
         o.peak_rate_kib_s *= std::exp2(-dt / kRateHalfLifeS);
       }
       points.push_back(o.point);
@@ -467,8 +473,9 @@ class AdaptivePolicy : public Policy {
   //   want = C + X + h*T + max(h - v, 0)*I
   // where h = max(a prior of 96 MiB/s, the fastest growth seen on any guest
   // of the host, decayed with a 120 s half-life: guests of one host tend to
-  // run the same kind of work) and v its balloon speed (a balloon
-  // slower than the growth falls behind for the next interval too). Below
+  // run the same kind of work) and v its balloon speed once measured (a
+  // balloon slower than the growth falls behind for the next interval too;
+  // until a move shows its speed, the balloon is not taken to be slower). Below
   // K0 = max(0.9 W, L + 16 MiB) holding memory costs nothing; the part above
   // K0 is held only as far as the host can spare it:
   //   keep = K0 + e * max(want - K0, 0),
@@ -481,9 +488,10 @@ class AdaptivePolicy : public Policy {
     for (const View& v : views) h = std::max(h, v.seen.peak_rate_kib_s);
     double wanted = 0, pool = static_cast<double>(host.available_kib);
     for (View& v : views) {
+      const double behind =
+          v.seen.speed_measured ? std::max(h - v.seen.speed_kib_s, 0.0) : 0.0;
       const double want = static_cast<double>(v.critical + v.swapped) +
-                          h * v.reaction_s +
-                          std::max(h - v.seen.speed_kib_s, 0.0) * interval_s_;
+                          h * v.reaction_s + behind * interval_s_;
       v.extra = Clamp0(Kib(want) - KeepLine(v));
       wanted += static_cast<double>(v.extra);
       pool += static_cast<double>(
@@ -794,6 +802,7 @@ class AdaptivePolicy : public Policy {
       const Observation& o = v.seen;
       if (o.fresh) m.points.push_back(o.point);
       m.speed_kib_s = o.speed_kib_s;
+      m.speed_measured = o.speed_measured;
       m.slope_kib_s = o.slope_kib_s;
       m.peak_rate_kib_s = o.peak_rate_kib_s;
       m.above_waste = o.above_waste;
