@@ -1,10 +1,11 @@
-// Config: every setting of the daemon, with the defaults of DESIGN section 9.
+// Config: every setting of the daemon, with the defaults of README
+// "Configuration".
 //
 // Sizes are MiB as an operator writes them; code converts with MibToKib at the
-// point of use. A default-constructed Config is valid. Parsing and validation of
-// the YAML file live in src/config/ (config_loader.h); Validate() here checks the
-// relations between fields for configs built in code. Value type, not
-// synchronised: the daemon swaps whole Configs on reload.
+// point of use. A default-constructed Config is valid. Parsing and validation
+// of the YAML file live in src/config/ (config_loader.h); Validate() here
+// checks the relations between fields for configs built in code. Value type,
+// not synchronised: the daemon swaps whole Configs on reload.
 #ifndef MEMCOORD_CONFIG_H_
 #define MEMCOORD_CONFIG_H_
 
@@ -36,10 +37,10 @@ struct Config {
   } thresholds;
 
   struct Guardrails {
-    int64_t guest_min_unused_mib = 100;       // G1
-    int64_t host_min_free_mib = 200;          // G2
-    double max_release_fraction = 0.5;       // G3
-    std::optional<double> stale_after_s;     // G5; unset: see stale_after_s()
+    int64_t guest_min_unused_mib = 100;   // G1
+    int64_t host_min_free_mib = 200;      // G2
+    double max_release_fraction = 0.5;    // G3
+    std::optional<double> stale_after_s;  // G5; unset: see stale_after_s()
   } guardrails;
 
   struct Host {

@@ -1,4 +1,4 @@
-// Loading the daemon configuration (DESIGN section 9) from YAML.
+// Loading the daemon configuration (README "Configuration") from YAML.
 //
 // Sizes are MiB and times seconds, as in the file; the result is a
 // memcoord::Config (config.h). Every key is checked for type and range, the

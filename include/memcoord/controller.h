@@ -1,14 +1,15 @@
-// Controller: one tick of the loop (DESIGN section 4).
+// Controller: one tick of the loop (README "How it works").
 //
-//   Sample -> Decide -> Enforce guardrails -> SetTarget (unless dry-run) -> Record
+//   Sample -> Decide -> Enforce guardrails -> SetTarget (unless dry-run) ->
+//   Record
 //
 // Tick() never throws and never aborts on one guest's failure: a failed sample
 // is reported in the TickReport and nothing is set; a failed set costs only
 // that action. The controller logs one line per action and one line per guest
 // state change (appeared, gone, stats lost, stats back, stats stale, stats
-// fresh again, set failing, set recovered), never the same error every tick. Not thread-safe: Tick() and
-// Configure() are called from one thread; MetricsSink implementations take
-// care of their own readers.
+// fresh again, set failing, set recovered), never the same error every tick.
+// Not thread-safe: Tick() and Configure() are called from one thread;
+// MetricsSink implementations take care of their own readers.
 #ifndef MEMCOORD_CONTROLLER_H_
 #define MEMCOORD_CONTROLLER_H_
 
@@ -30,8 +31,8 @@ namespace memcoord {
 
 struct ActionResult {
   Action action;
-  Status status;     // OK, or why SetTarget failed
-  bool sent = false; // false in dry-run
+  Status status;      // OK, or why SetTarget failed
+  bool sent = false;  // false in dry-run
 };
 
 struct TickReport {
@@ -46,7 +47,7 @@ struct TickReport {
   std::map<std::string, GuestClass> classes;
   bool dry_run = false;
   std::string policy;
-  PolicyParams params;    // thresholds in force
+  PolicyParams params;  // thresholds in force
 };
 
 // Receives every tick's report. Implementations must copy what they need.

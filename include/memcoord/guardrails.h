@@ -1,4 +1,4 @@
-// Guardrails G1-G6 (DESIGN section 5): the step every plan passes through.
+// Guardrails G1-G6 (README "Guardrails"): the step every plan passes through.
 //
 // Enforce() never reverses an action's direction and never invents one: it
 // lowers or drops actions, in this order: unmanaged, stale (G5), bounds (G4),
@@ -28,13 +28,13 @@ struct GuardrailParams {
 };
 
 enum class Rule {
-  kUnmanaged = 0,  // domain has managed: false
-  kStale,          // G5
-  kBounds,         // G4
-  kGuestMinUnused, // G1
-  kMaxRelease,     // G3
-  kHostMinFree,    // G2
-  kBudget,         // G6
+  kUnmanaged = 0,   // domain has managed: false
+  kStale,           // G5
+  kBounds,          // G4
+  kGuestMinUnused,  // G1
+  kMaxRelease,      // G3
+  kHostMinFree,     // G2
+  kBudget,          // G6
   kCount
 };
 constexpr int kRuleCount = static_cast<int>(Rule::kCount);

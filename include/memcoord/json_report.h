@@ -11,8 +11,9 @@
 namespace memcoord {
 
 // {"results":[{"scenario":..,"policy":..,"scores":{"oom_kills":..,...}}]},
-// with the score names of DESIGN section 7, pretty-printed, keys in a fixed
-// order, so that equal results print equal bytes.
+// with the score names of README "The simulator and the scores",
+// pretty-printed, keys in a fixed order, so that equal results print equal
+// bytes.
 std::string ScoresToJson(const std::vector<RunResult>& results);
 
 }  // namespace memcoord

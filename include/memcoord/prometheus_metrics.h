@@ -1,5 +1,6 @@
 // PrometheusMetrics: the MetricsSink that publishes every tick on HTTP for
-// Prometheus (DESIGN section 8 lists the metric names; they are a contract).
+// Prometheus (the README "Metrics" section lists the metric names; they are a
+// contract).
 //
 // Endpoints (GET and HEAD; any other method is 405 with `Allow: GET, HEAD`):
 //   /metrics   Prometheus text exposition format 0.0.4

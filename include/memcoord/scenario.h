@@ -1,4 +1,5 @@
-// Scenario: a simulated host and its guests (DESIGN section 7).
+// Scenario: a simulated host and its guests (README "The simulator and the
+// scores").
 //
 // Times are seconds, sizes MiB, as in the YAML file. A Scenario is a plain
 // value; the YAML loader (src/config/scenario_loader.h) fills and validates it.
@@ -16,7 +17,16 @@
 namespace memcoord {
 
 struct WorkloadOp {
-  enum class Kind { kAlloc, kFree, kFreeAll, kCache, kDropCache, kStats, kDestroy, kStart };
+  enum class Kind {
+    kAlloc,
+    kFree,
+    kFreeAll,
+    kCache,
+    kDropCache,
+    kStats,
+    kDestroy,
+    kStart
+  };
   double at_s = 0;
   Kind kind = Kind::kAlloc;
   double mib = 0;         // alloc, free, cache
@@ -33,10 +43,10 @@ struct ScenarioGuest {
   double balloon_rate_mib_s = 200;
   double swap_mib = 0;
   bool stats = true;
-  std::optional<double> at_s;         // starts at this time (absent: at 0)
-  std::optional<int64_t> min_mib;     // per-domain floor, as libvirt metadata
-  std::optional<int64_t> shares;      // per-domain shares, as libvirt metadata
-  std::vector<WorkloadOp> workload;   // sorted by at_s
+  std::optional<double> at_s;        // starts at this time (absent: at 0)
+  std::optional<int64_t> min_mib;    // per-domain floor, as libvirt metadata
+  std::optional<int64_t> shares;     // per-domain shares, as libvirt metadata
+  std::vector<WorkloadOp> workload;  // sorted by at_s
 };
 
 struct Scenario {
@@ -47,7 +57,8 @@ struct Scenario {
   double host_total_mib = 6144;
   double host_used_mib = 512;
   std::optional<int64_t> guest_budget_mib;  // G6 for this scenario's runs
-  // Host free below this counts in Scores::host_low_s (DESIGN 5, G2).
+  // Host free below this counts in Scores::host_low_s (README "Guardrails",
+  // G2).
   double host_min_free_mib = 200;
   std::vector<ScenarioGuest> guests;
 };
@@ -56,7 +67,7 @@ struct Scenario {
 // unique names, ops in time order. Errors name the guest and key.
 Status ValidateScenario(const Scenario& scenario);
 
-// Scores of one run (DESIGN section 7).
+// Scores of one run (README "The simulator and the scores").
 struct Scores {
   int64_t oom_kills = 0;
   double pressure_s = 0;

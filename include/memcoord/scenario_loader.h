@@ -1,4 +1,5 @@
-// Loading scenario files (DESIGN section 7) for the simulator.
+// Loading scenario files (README "The simulator and the scores") for the
+// simulator.
 //
 // Times are seconds and sizes MiB, as in the file. Keys: name, duration_s,
 // interval_s, host{total_mib, host_used_mib}, guest_budget_mib (optional, G6),

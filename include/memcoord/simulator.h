@@ -1,4 +1,5 @@
-// SimHypervisor: a deterministic model of a host and its guests (DESIGN 7).
+// SimHypervisor: a deterministic model of a host and its guests (README "The
+// simulator and the scores").
 //
 // Guest model, in MiB internally:
 //   used = base_used + anon; unused = actual - used - cache;
@@ -58,7 +59,7 @@ struct SimGuestState {
   double anon_mib = 0;
   double cache_mib = 0;
   double base_used_mib = 0;
-  double swapped_mib = 0;   // anon currently in swap
+  double swapped_mib = 0;  // anon currently in swap
   double unused_mib = 0;
   double usable_mib = 0;
   int64_t oom_kills = 0;
@@ -67,10 +68,10 @@ struct SimGuestState {
 
 // Faults a test can inject. All default to off.
 struct SimFaults {
-  bool sample_fails = false;               // Sample() returns kUnavailable
-  std::set<std::string> set_fails;         // SetTarget fails for these guests
-  std::set<std::string> stale;             // stats stop refreshing
-  std::set<std::string> vanish_on_set;     // guest is destroyed by SetTarget
+  bool sample_fails = false;            // Sample() returns kUnavailable
+  std::set<std::string> set_fails;      // SetTarget fails for these guests
+  std::set<std::string> stale;          // stats stop refreshing
+  std::set<std::string> vanish_on_set;  // guest is destroyed by SetTarget
 };
 
 class SimHypervisor : public Hypervisor {

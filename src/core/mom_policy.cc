@@ -1,4 +1,4 @@
-// oVirt MoM's balloon.rules (DESIGN section 6, mom), over the last 10
+// oVirt MoM's balloon.rules (README "Policies", mom), over the last 10
 // samples of the host and of each guest.
 //
 // When the host's free fraction (MemFree + Buffers + Cached over MemTotal,

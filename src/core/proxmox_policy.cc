@@ -1,4 +1,4 @@
-// Proxmox VE auto-ballooning (DESIGN section 6, proxmox; AutoBalloon.pm and
+// Proxmox VE auto-ballooning (README "Policies", proxmox; AutoBalloon.pm and
 // the goal pvestatd feeds it).
 //
 // The host aims at 80 % used. The distance to that goal is shared out by

@@ -1,4 +1,4 @@
-// The classic assignment's algorithm, kept exactly (DESIGN section 6, seed).
+// The classic assignment's algorithm, kept exactly (README "Policies", seed).
 // It moves memory for at most one starved/wasteful pair per tick.
 #include <memory>
 

@@ -2,7 +2,7 @@
 """End to end: memory_coordinator on a simulated scenario, scraped by a real
 Prometheus on loopback; the checks go through Prometheus's HTTP API.
 
-Checks: every DESIGN section 8 metric reaches Prometheus; one
+Checks: every metric of the README "Metrics" section reaches Prometheus; one
 memcoord_domain_actual_bytes series per guest; memcoord_cycles_total grows; the
 guest destroyed at 20 s has no series in the daemon's next scrape nor in
 Prometheus after its next scrape; promtool accepts a scrape of the daemon.
@@ -25,7 +25,7 @@ GUESTS = {"busy", "doomed", "idle"}
 DESTROYED = "doomed"
 DESTROY_AT_S = 20.0
 
-# DESIGN section 8 names that have samples in this scenario (a sample name,
+# Metric names of the README "Metrics" section that have samples in this scenario (a sample name,
 # so histograms are checked by their _bucket series).
 REQUIRED = [
     "memcoord_domain_actual_bytes", "memcoord_domain_maximum_bytes",

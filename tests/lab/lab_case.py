@@ -20,7 +20,7 @@ destroyed), also when something fails. Exit status: 0 all assertions hold, 1 an
 assertion failed, 2 the lab or the daemon could not be set up, 77 virsh, QEMU,
 socat or gnuplot is not installed.
 
-Cases (DESIGN section 7 has the classic three):
+Cases (README "The simulator and the scores" has the classic three):
   classic1  one guest allocates to near its maximum while three idle, then frees
   classic2  all four allocate under a tight guest budget
   classic3  all four allocate; two stop at 512 MiB and free, two go on
@@ -531,7 +531,7 @@ def fmt(x):
 
 
 def compute_scores(rows, guests, ooms):
-    """The simulator's scores (DESIGN section 7) from the per-second samples."""
+    """The simulator's scores (README "The simulator and the scores") from the per-second samples."""
     pressure = 0.0
     waste_sum, waste_n = 0.0, 0
     prev_t = None

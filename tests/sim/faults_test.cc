@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.h"
 #include "memcoord/clock.h"
 #include "memcoord/config.h"
 #include "memcoord/controller.h"
@@ -24,8 +25,6 @@
 #include "memcoord/scenario.h"
 #include "memcoord/simulator.h"
 
-#include "fixtures.h"
-
 namespace memcoord {
 namespace {
 
@@ -34,7 +33,8 @@ Scenario BusyAndIdle() { return testing::BusyAndIdle("faults"); }
 // Counts what a metrics sink would count.
 class CountingSink : public MetricsSink {
  public:
-  void Record(const TickReport& report, const HypervisorHealth& health) override {
+  void Record(const TickReport& report,
+              const HypervisorHealth& health) override {
     ++ticks;
     if (!report.sample_status.ok()) ++sample_errors;
     for (const ActionResult& r : report.results) {
@@ -85,7 +85,9 @@ class Decorator : public Hypervisor {
 // A simulator, a controller with a MemoryLogger, and a manual clock.
 struct Rig {
   explicit Rig(Scenario s, const std::string& policy = "seed")
-      : sim(std::move(s), &clock, 0), deco(&sim), ctl(&deco, &clock, &log, &sink) {
+      : sim(std::move(s), &clock, 0),
+        deco(&sim),
+        ctl(&deco, &clock, &log, &sink) {
     Config c;
     c.policy = policy;
     c.interval_s = sim.scenario().interval_s;
@@ -240,7 +242,7 @@ TEST(FaultsTest, StaleStatsGetNoActionAndAreCounted) {
   EXPECT_TRUE(acted) << "fresh stats bring actions back";
 }
 
-// DESIGN 12: one log line when a guest changes state. Stats that stop
+// One log line when a guest changes state. Stats that stop
 // refreshing are such a change (the guest gets no action from then on), and
 // so is their return. Controller::NoteGuestStates() only looks at
 // has_stats(), so today a guest whose stats go stale is silently ignored.
@@ -253,7 +255,8 @@ TEST(FaultsTest, StaleStatsAreLoggedOnceEachWay) {
     std::vector<std::string> out;
     const std::vector<std::string> lines = rig.log.lines();
     for (size_t i = first; i < lines.size(); ++i) {
-      if (lines[i].find("domain idle ") != std::string::npos) out.push_back(lines[i]);
+      if (lines[i].find("domain idle ") != std::string::npos)
+        out.push_back(lines[i]);
     }
     return out;
   };
@@ -305,7 +308,8 @@ TEST(FaultsTest, GuestVanishesBetweenSampleAndSet) {
         ++not_found;
       }
     }
-    if (not_found > 0 && r.snapshot.Find("idle") != nullptr) ++idle_sampled_after;
+    if (not_found > 0 && r.snapshot.Find("idle") != nullptr)
+      ++idle_sampled_after;
   }
   EXPECT_EQ(not_found, 1) << "one failed command, then the guest is gone";
   EXPECT_LE(idle_sampled_after, 1);
@@ -330,7 +334,8 @@ TEST(FaultsTest, GuestDestroyedByAnotherToolMidTick) {
   Rig rig(s);
   bool armed = false;
   rig.deco.before_set = [&](const std::string& domain) {
-    if (armed && domain == "idle") rig.sim.faults().vanish_on_set.insert("idle");
+    if (armed && domain == "idle")
+      rig.sim.faults().vanish_on_set.insert("idle");
   };
   for (int i = 0; i < 5; ++i) rig.Tick();
   armed = true;
@@ -424,7 +429,8 @@ std::string AbsurdName(
 
 INSTANTIATE_TEST_SUITE_P(
     AllPolicies, AbsurdValuesTest,
-    ::testing::Combine(::testing::Range(0, static_cast<int>(Corruptions().size())),
+    ::testing::Combine(::testing::Range(0,
+                                        static_cast<int>(Corruptions().size())),
                        ::testing::ValuesIn(PolicyNames())),
     AbsurdName);
 

@@ -17,7 +17,8 @@ Scenario Parse(std::string_view yaml) {
   return r.ok() ? *r : Scenario{};
 }
 
-// The DESIGN section 7 example, with every optional key added.
+// The README "The simulator and the scores" example, with every optional key
+// added.
 constexpr char kEveryKey[] = R"(name: every-key
 duration_s: 300
 interval_s: 2

@@ -1,4 +1,5 @@
-// The tick (DESIGN section 4) with a scripted hypervisor and a manual clock.
+// The tick (README "How it works") with a scripted hypervisor and a manual
+// clock.
 #include "memcoord/controller.h"
 
 #include <gtest/gtest.h>
@@ -36,13 +37,16 @@ class ControllerTest : public ::testing::Test {
 };
 
 TEST_F(ControllerTest, SetsGuardedTargetsAndRecordsTheTick) {
-  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, 100), Guest("b", 2048, 900, 2048, 100)},
-                      4096, 16384, 100);
+  hv_.snapshot =
+      Snap({Guest("a", 1024, 100, 2048, 100), Guest("b", 2048, 900, 2048, 100)},
+           4096, 16384, 100);
   TickReport r = controller_.Tick();
   ASSERT_TRUE(r.sample_status.ok());
   ASSERT_EQ(hv_.sets.size(), 2u);
-  EXPECT_EQ(hv_.sets[0], std::make_pair(std::string("a"), MibToKib(1024 + 450)));
-  EXPECT_EQ(hv_.sets[1], std::make_pair(std::string("b"), MibToKib(2048 - 450)));
+  EXPECT_EQ(hv_.sets[0],
+            std::make_pair(std::string("a"), MibToKib(1024 + 450)));
+  EXPECT_EQ(hv_.sets[1],
+            std::make_pair(std::string("b"), MibToKib(2048 - 450)));
   EXPECT_EQ(r.classes.at("a"), GuestClass::kStarved);
   EXPECT_EQ(r.classes.at("b"), GuestClass::kWasteful);
   ASSERT_EQ(sink_.reports.size(), 1u);
@@ -78,8 +82,9 @@ TEST_F(ControllerTest, FailedSampleSetsNothingAndLogsOnce) {
 }
 
 TEST_F(ControllerTest, OneFailedSetCostsOnlyThatGuest) {
-  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, 100), Guest("b", 2048, 900, 2048, 100)},
-                      4096, 16384, 100);
+  hv_.snapshot =
+      Snap({Guest("a", 1024, 100, 2048, 100), Guest("b", 2048, 900, 2048, 100)},
+           4096, 16384, 100);
   hv_.set_errors["a"] = Status::NotFound("domain a vanished");
   for (int i = 0; i < 3; ++i) {
     TickReport r = controller_.Tick();
@@ -114,11 +119,12 @@ TEST_F(ControllerTest, LogsStatsLostAndBackOncePerChange) {
 
 TEST_F(ControllerTest, ExcludedGuestsAreInvisibleAndOverridesApply) {
   config_.domains.exclude = {"skip-*"};
-  config_.domains.overrides.push_back({"a", {1100, std::nullopt, std::nullopt, std::nullopt}});
+  config_.domains.overrides.push_back(
+      {"a", {1100, std::nullopt, std::nullopt, std::nullopt}});
   ASSERT_TRUE(controller_.Configure(config_).ok());
-  hv_.snapshot = Snap({Guest("skip-1", 1024, 10, 2048, 100),
-                       Guest("a", 1024, 100, 2048, 100)},
-                      4096, 16384, 100);
+  hv_.snapshot = Snap(
+      {Guest("skip-1", 1024, 10, 2048, 100), Guest("a", 1024, 100, 2048, 100)},
+      4096, 16384, 100);
   TickReport r = controller_.Tick();
   ASSERT_EQ(r.snapshot.guests.size(), 1u);
   EXPECT_EQ(r.snapshot.guests[0].name, "a");
@@ -132,7 +138,8 @@ TEST_F(ControllerTest, ExcludedGuestsAreInvisibleAndOverridesApply) {
 }
 
 TEST_F(ControllerTest, StaleStatsGetNoActionAndAreCounted) {
-  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, /*time_s=*/50)}, 4096, 16384, 100);
+  hv_.snapshot =
+      Snap({Guest("a", 1024, 100, 2048, /*time_s=*/50)}, 4096, 16384, 100);
   clock_.Set(100);
   controller_.Tick();  // first sight: "appeared"
   TickReport r = controller_.Tick();

@@ -1,7 +1,9 @@
-// One test per guardrail (DESIGN section 5): each fails if its rule is broken.
+// One test per guardrail (README "Guardrails"): each fails if its rule is
+// broken.
+#include "memcoord/guardrails.h"
+
 #include <gtest/gtest.h>
 
-#include "memcoord/guardrails.h"
 #include "test_util.h"
 
 namespace memcoord {
@@ -17,7 +19,7 @@ Action Act(const std::string& d, double from_mib, double to_mib,
 }
 
 GuardedPlan Guard(std::vector<Action> actions, const Snapshot& s,
-                GuardrailParams params = {}) {
+                  GuardrailParams params = {}) {
   Plan p;
   p.actions = std::move(actions);
   GuardedPlan out = Enforce(p, s, params);
@@ -83,9 +85,10 @@ TEST(GuardrailsTest, G4ClampsToCeilingAndFloor) {
   GuestSample c = Guest("c", 1024, 50, 2048);
   c.limits.max_kib = MibToKib(1100);
   Snapshot s = Snap({a, b, c}, 8192);
-  GuardedPlan g = Guard({Act("a", 1900, 2300), Act("b", 600, 300, Reason::kReclaim),
-                       Act("c", 1024, 1500)},
-                      s);
+  GuardedPlan g =
+      Guard({Act("a", 1900, 2300), Act("b", 600, 300, Reason::kReclaim),
+             Act("c", 1024, 1500)},
+            s);
   ASSERT_EQ(g.plan.actions.size(), 3u);
   EXPECT_EQ(g.plan.actions[0].target_kib, MibToKib(2048));
   EXPECT_EQ(g.plan.actions[1].target_kib, MibToKib(512));
@@ -103,13 +106,14 @@ TEST(GuardrailsTest, G4NeverReversesDirection) {
 
 TEST(GuardrailsTest, G5NoActionWithoutFreshStats) {
   GuestSample stale = Guest("s", 1024, 50, 2048, /*time_s=*/90);
-  Snapshot s = Snap({stale, GuestWithoutStats("n", 1024), Guest("ok", 1024, 50, 2048, 99)},
-                    8192, 16384, /*time_s=*/100);
+  Snapshot s = Snap(
+      {stale, GuestWithoutStats("n", 1024), Guest("ok", 1024, 50, 2048, 99)},
+      8192, 16384, /*time_s=*/100);
   GuardrailParams params;
   params.stale_after_s = 6;
   GuardedPlan g = Guard({Act("s", 1024, 1324), Act("n", 1024, 1324),
-                       Act("ok", 1024, 1324), Act("gone", 1024, 1324)},
-                      s, params);
+                         Act("ok", 1024, 1324), Act("gone", 1024, 1324)},
+                        s, params);
   ASSERT_EQ(g.plan.actions.size(), 1u);
   EXPECT_EQ(g.plan.actions[0].domain, "ok");
   EXPECT_EQ(g.clamps[Rule::kStale], 3);

@@ -1,5 +1,5 @@
 // The mom policy: oVirt MoM's balloon.rules arithmetic on hand-computed
-// cases (DESIGN section 6, mom). Host 10000 MiB throughout, so the host free
+// cases (README "Policies", mom). Host 10000 MiB throughout, so the host free
 // fraction is free/10000.
 #include <gtest/gtest.h>
 

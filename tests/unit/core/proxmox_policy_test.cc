@@ -1,5 +1,5 @@
 // The proxmox policy: AutoBalloon.pm arithmetic on hand-computed cases
-// (DESIGN section 6, proxmox). Host 10000 MiB throughout, so
+// (README "Policies", proxmox). Host 10000 MiB throughout, so
 // goal = 8000 - (10000 - available) MiB.
 #include <gtest/gtest.h>
 

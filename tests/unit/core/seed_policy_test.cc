@@ -1,4 +1,4 @@
-// The seed policy, branch by branch (DESIGN section 6).
+// The seed policy, branch by branch (README "Policies").
 #include <gtest/gtest.h>
 
 #include "memcoord/policy.h"
@@ -18,9 +18,9 @@ Plan DecideSeed(const Snapshot& s) {
 }
 
 TEST(SeedPolicyTest, StarvedTakesHalfOfWastefulUnused) {
-  Plan p = DecideSeed(Snap({Guest("a", 1024, 100), Guest("b", 2048, 900),
-                            Guest("c", 1024, 400)},
-                           4096));
+  Plan p = DecideSeed(Snap(
+      {Guest("a", 1024, 100), Guest("b", 2048, 900), Guest("c", 1024, 400)},
+      4096));
   ASSERT_EQ(p.actions.size(), 2u);
   EXPECT_EQ(p.actions[0].domain, "a");
   EXPECT_EQ(p.actions[0].target_kib, MibToKib(1024 + 450));
@@ -31,14 +31,16 @@ TEST(SeedPolicyTest, StarvedTakesHalfOfWastefulUnused) {
 }
 
 TEST(SeedPolicyTest, StarvedAtExactlyThresholdCounts) {
-  Plan p = DecideSeed(Snap({Guest("a", 1024, 150), Guest("b", 1024, 200)}, 4096));
+  Plan p =
+      DecideSeed(Snap({Guest("a", 1024, 150), Guest("b", 1024, 200)}, 4096));
   ASSERT_EQ(p.actions.size(), 1u);
   EXPECT_EQ(p.actions[0].domain, "a");
   EXPECT_EQ(p.actions[0].target_kib, MibToKib(1024 + 300));
 }
 
 TEST(SeedPolicyTest, StarvedWithoutWastefulGrowsFromHost) {
-  Plan p = DecideSeed(Snap({Guest("a", 1024, 100), Guest("b", 1024, 299)}, 4096));
+  Plan p =
+      DecideSeed(Snap({Guest("a", 1024, 100), Guest("b", 1024, 299)}, 4096));
   ASSERT_EQ(p.actions.size(), 1u);
   EXPECT_EQ(p.actions[0].domain, "a");
   EXPECT_EQ(p.actions[0].target_kib, MibToKib(1324));
@@ -46,7 +48,8 @@ TEST(SeedPolicyTest, StarvedWithoutWastefulGrowsFromHost) {
 }
 
 TEST(SeedPolicyTest, WastefulAtThresholdReturns300ToHost) {
-  Plan p = DecideSeed(Snap({Guest("a", 1024, 200), Guest("b", 1500, 300)}, 4096));
+  Plan p =
+      DecideSeed(Snap({Guest("a", 1024, 200), Guest("b", 1500, 300)}, 4096));
   ASSERT_EQ(p.actions.size(), 1u);
   EXPECT_EQ(p.actions[0].domain, "b");
   EXPECT_EQ(p.actions[0].target_kib, MibToKib(1200));
@@ -54,15 +57,16 @@ TEST(SeedPolicyTest, WastefulAtThresholdReturns300ToHost) {
 }
 
 TEST(SeedPolicyTest, NothingWhenAllGuestsAreOk) {
-  Plan p = DecideSeed(Snap({Guest("a", 1024, 151), Guest("b", 1024, 299)}, 4096));
+  Plan p =
+      DecideSeed(Snap({Guest("a", 1024, 151), Guest("b", 1024, 299)}, 4096));
   EXPECT_TRUE(p.actions.empty());
 }
 
 TEST(SeedPolicyTest, IgnoresGuestsWithoutStatsAndUnmanaged) {
   GuestSample unmanaged = Guest("u", 1024, 10);
   unmanaged.limits.managed = false;
-  Plan p = DecideSeed(
-      Snap({GuestWithoutStats("n", 512), unmanaged, Guest("b", 1024, 200)}, 4096));
+  Plan p = DecideSeed(Snap(
+      {GuestWithoutStats("n", 512), unmanaged, Guest("b", 1024, 200)}, 4096));
   EXPECT_TRUE(p.actions.empty());
 }
 
@@ -82,7 +86,8 @@ TEST(PolicyTest, ClassifiesByUnusedMemory) {
   EXPECT_EQ(Classify(Guest("a", 1024, 150), params), GuestClass::kStarved);
   EXPECT_EQ(Classify(Guest("a", 1024, 151), params), GuestClass::kOk);
   EXPECT_EQ(Classify(Guest("a", 1024, 300), params), GuestClass::kWasteful);
-  EXPECT_EQ(Classify(GuestWithoutStats("a", 1024), params), GuestClass::kUnknown);
+  EXPECT_EQ(Classify(GuestWithoutStats("a", 1024), params),
+            GuestClass::kUnknown);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // `promtool check metrics` on a real scrape of a populated endpoint
-// (DESIGN section 8). MEMCOORD_PROMTOOL is the path CMake found, or empty.
+// (README "Metrics"). MEMCOORD_PROMTOOL is the path CMake found, or empty.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
