@@ -157,6 +157,7 @@ struct View {
   double fall = 0;            // demand release rate, 0 when rising or flat
   double reaction_s = 0;      // T: until growth decided now starts to arrive
   bool starved = false;       // F <= L, or critical
+  bool rising = false;        // demand grows faster than the stats' rounding
   bool critical_now = false;  // F <= C, or swapping in, or major faults
   bool predicted = false;     // would cross L before the next decision
   bool moving = false;        // balloon still on its way to the last target
@@ -166,9 +167,18 @@ struct View {
   int64_t extra = 0;      // the part of its headroom above K0 it wants
 };
 
-// Growth classes, most urgent first.
-enum class Urgency { kCritical = 0, kStarved = 1, kPredicted = 2, kFloor = 3 };
-constexpr int kUrgencyCount = 4;
+// Growth classes, most urgent first: critical; starved and rising; predicted
+// to starve; starved but flat (its demand does not move, so it can wait for
+// the ones that do); short of burst headroom; below the floor.
+enum class Urgency {
+  kCritical = 0,
+  kStarved = 1,
+  kPredicted = 2,
+  kLow = 3,
+  kHeadroom = 4,
+  kFloor = 5,
+};
+constexpr int kUrgencyCount = 6;
 
 struct Need {
   View* view;
@@ -299,9 +309,10 @@ class AdaptivePolicy : public Policy {
     Plan plan;
     const int64_t unmet = Grants(needs, plan);
     std::vector<Action> shrinks = Reclaim(views);
-    Squeeze(views, unmet + Clamp0(host.short_kib), shrinks);
+    const int64_t shortfall = unmet + Clamp0(host.short_kib);
+    Squeeze(views, shortfall, shrinks);
     for (Action& a : shrinks) plan.actions.push_back(std::move(a));
-    Remember(snapshot, views);
+    Remember(snapshot, views, shortfall > 0);
     return plan;
   }
 
@@ -422,6 +433,7 @@ class AdaptivePolicy : public Policy {
         std::max<int64_t>(kMinStepKib, Kib(kMinStepFraction * actual_d));
     const double raw_slope = o.slope_kib_s;
     const bool rising = raw_slope > kFlatSlopeKibS;
+    v.rising = rising;
     v.slope = std::max(raw_slope, o.onset_kib_s);
     v.fall = raw_slope < -kFlatSlopeKibS ? -raw_slope : 0.0;
     const double age =
@@ -442,14 +454,15 @@ class AdaptivePolicy : public Policy {
                                 static_cast<double>(v.line);
     v.recently_grown =
         m.last_grow_tick && tick_ - *m.last_grow_tick <= kRecentTicks;
-    // A guest squeezed for the host lately stays squeezed while its demand
-    // is flat and it does not fault: regrowing it would take back what a
-    // needier guest was just given. Its free memory may read low (a kernel
-    // keeps part of MemFree out of MemAvailable), but nothing in it is
-    // asking for more.
-    v.squeezed = m.last_squeeze_tick &&
-                 tick_ - *m.last_squeeze_tick <= kRecentTicks && !rising &&
-                 !faulting;
+    // A guest squeezed for the host stays squeezed while its demand is flat
+    // and it does not fault, for a few ticks and for as long as the host
+    // stays short: regrowing it would take back what a needier guest was
+    // just given. Its free memory may read low (a kernel keeps part of
+    // MemFree out of MemAvailable), but nothing in it is asking for more.
+    v.squeezed =
+        m.last_squeeze_tick &&
+        (tick_ - *m.last_squeeze_tick <= kRecentTicks || short_last_tick_) &&
+        !rising && !faulting;
     const bool squeezed = v.squeezed;
     const int64_t floor = g.limits.floor_kib;
     const int64_t ceiling = std::max(g.ceiling_kib(), floor);
@@ -565,9 +578,10 @@ class AdaptivePolicy : public Policy {
               ? (v.free_after - static_cast<double>(v.line)) /
                     std::max(v.slope, 1.0)
               : static_cast<double>(v.free - v.swapped - v.critical);
-      const Urgency u = v.critical_now ? Urgency::kCritical
-                        : v.starved    ? Urgency::kStarved
-                                       : Urgency::kPredicted;
+      const Urgency u = v.critical_now              ? Urgency::kCritical
+                        : v.starved && v.rising     ? Urgency::kStarved
+                        : v.starved && !v.predicted ? Urgency::kLow
+                                                    : Urgency::kPredicted;
       needs.push_back(
           {&v, u, need, std::min(need, Clamp0(Kib(std::ceil(urgent)))), order});
     }
@@ -594,7 +608,7 @@ class AdaptivePolicy : public Policy {
     const int64_t ceiling = std::max(g.ceiling_kib(), g.limits.floor_kib);
     const int64_t need = std::min(ceiling, v.from + Kib(short_by)) - v.from;
     if (need < v.min_step) return std::nullopt;
-    return Need{&v, Urgency::kPredicted, need, 0, -short_by};
+    return Need{&v, Urgency::kHeadroom, need, 0, -short_by};
   }
 
   // Grants up to `cap(need)` to each need in `group`, in proportion to
@@ -644,7 +658,8 @@ class AdaptivePolicy : public Policy {
   }
 
   // Share. First every guest gets its urgent part; then the rest of each
-  // need, critical before starved before predicted before floor. Within
+  // need, class by class (Urgency: critical, starved and rising, predicted,
+  // starved but flat, headroom, floor). Within
   // each round memory goes by shares x what is still missing, water-filled.
   static void Share(std::vector<Need>& needs, int64_t available) {
     std::vector<Need*> all;
@@ -673,10 +688,11 @@ class AdaptivePolicy : public Policy {
       View& v = *n.view;
       if (n.grant_kib < std::min(n.need_kib, v.min_step)) continue;
       v.command = Command::kGrow;
-      const Reason reason = n.urgency == Urgency::kPredicted
-                                ? Reason::kPredicted
-                            : n.urgency == Urgency::kFloor ? Reason::kFloor
-                                                           : Reason::kStarved;
+      const Reason reason =
+          n.urgency == Urgency::kPredicted || n.urgency == Urgency::kHeadroom
+              ? Reason::kPredicted
+          : n.urgency == Urgency::kFloor ? Reason::kFloor
+                                         : Reason::kStarved;
       plan.actions.push_back(
           {v.guest->name, v.guest->actual_kib, v.from + n.grant_kib, reason});
     }
@@ -790,11 +806,13 @@ class AdaptivePolicy : public Policy {
   }
 
   // The one place the history changes: each assessed guest's memory after
-  // this tick and the commands it was sent; guests that are gone are
-  // forgotten. Updated in
+  // this tick and the commands it was sent, and whether the host was short;
+  // guests that are gone are forgotten. Updated in
   // place: rebuilding the map would allocate every guest's node every tick.
-  void Remember(const Snapshot& snapshot, std::vector<View>& views) {
+  void Remember(const Snapshot& snapshot, std::vector<View>& views,
+                bool short_now) {
     ++remembered_;
+    short_last_tick_ = short_now;
     size_t kept = 0;
     for (View& v : views) {
       Memory& m = *v.record;
@@ -838,7 +856,8 @@ class AdaptivePolicy : public Policy {
   int64_t tick_ = 0;
   std::unordered_map<std::string, Memory> memory_;
   uint64_t remembered_ = 0;
-  std::vector<View> views_;  // this tick's; points into the snapshot
+  bool short_last_tick_ = false;  // urgent needs unmet, or host under reserve
+  std::vector<View> views_;       // this tick's; points into the snapshot
 };
 
 }  // namespace

@@ -57,7 +57,6 @@ MAX_MIB = 2048
 START_MIB = 512
 INTERVAL_S = 2
 FLOOR_MIB = 256          # default per-guest floor (guardrail G4)
-GUEST_MIN_UNUSED = 100   # guardrail G1 default
 WASTE_MIB = 300          # waste threshold, for the waste score
 
 
@@ -662,7 +661,7 @@ def case_classic1(run):
 
     Budget 2816 MiB = the busy guest at its 2048 MiB maximum plus three idle
     guests at the 256 MiB floor: the busy guest gets all it needs only if the
-    idle ones give back down to the floor the guardrails allow."""
+    idle ones give back what the budget cannot give it."""
     budget = MAX_MIB + 3 * FLOOR_MIB
     busy, idle = run.guests[0], run.guests[1:]
     hog_mib, rate = 1760, 30
@@ -690,21 +689,28 @@ def case_classic1(run):
     run.check(peak >= hog_mib + 80,
               "%s: grew to at least %d MiB (peak %.0f MiB)" %
               (busy, hog_mib + 80, peak))
+    # While the busy guest grew, the idle ones gave it what the budget could
+    # not: at its peak every MiB of the budget was in use, and each idle
+    # guest had given back a good part of its start size. (They keep their
+    # burst headroom where the busy guest does not need it, so the floor the
+    # guardrails allow is not where they have to end.)
+    at_peak = [r for r in rows if busy in r["g"] and
+               r["g"][busy]["actual"] >= peak - 1 and
+               all(g in r["g"] for g in idle)]
+    if at_peak:
+        r = at_peak[0]
+        used = r["g"][busy]["actual"] + sum(r["g"][g]["actual"] for g in idle)
+        run.check(used >= budget - 48,
+                  "at %s's peak (t=%.0f s) the guests held %.0f MiB of the "
+                  "%d MiB budget (at most 48 MiB left over)" %
+                  (busy, r["t"], used, budget))
+    else:
+        run.check(False, "%s: no sample at its peak" % busy)
     for g in idle:
-        # Lowest point, judged against the floor the guardrails allow at that
-        # moment: the 256 MiB floor, or what keeps 100 MiB unused (G1).
-        pts = [(t, r["g"][g]) for r in rows for t in [r["t"]]
-               if g in r["g"] and "unused" in r["g"][g] and r["t"] <= t_free]
-        if not pts:
-            run.check(False, "%s: no samples" % g)
-            continue
-        t, e = min(pts, key=lambda p: p[1]["actual"])
-        allowed = max(FLOOR_MIB, e["actual"] - e["unused"] + GUEST_MIN_UNUSED)
-        run.check(e["actual"] <= allowed + 48,
-                  "%s: gave back to %.0f MiB at t=%.0f s (floor the guardrails "
-                  "allow there: %.0f MiB, +48 MiB slack)" %
-                  (g, e["actual"], t, allowed))
-        low = min(v for _, v in series(rows, g, "actual"))
+        low = min((v for _, v in series(rows, g, "actual")), default=MAX_MIB)
+        run.check(low <= START_MIB - 128,
+                  "%s: gave back at least 128 MiB of its %d MiB (lowest %.0f "
+                  "MiB)" % (g, START_MIB, low))
         run.check(low >= FLOOR_MIB - 8,
                   "%s: never below the %d MiB floor (lowest %.0f MiB)" %
                   (g, FLOOR_MIB, low))

@@ -435,3 +435,63 @@ TEST(AdaptivePolicyTest, GuestStillReleasingIsReclaimedOncePerThreeIntervals) {
 
 }  // namespace
 }  // namespace memcoord
+
+namespace memcoord {
+namespace {
+
+TEST(AdaptivePolicyTest, SqueezedGuestStaysSqueezedWhileTheHostIsShort) {
+  auto p = NewAdaptive();
+  // "busy" is critical and grows 30 MiB/s; "idle" is squeezed for it, after
+  // which its MemAvailable reads below its critical line (the kernel's
+  // reserve) although its demand is flat. The host then has 50 MiB to give,
+  // less than busy's urgent need: however long that lasts, idle is not grown
+  // back at busy's expense.
+  Plan plan;
+  for (int t = 0; t < 3; ++t) {
+    plan = p->Decide(At(
+        t,
+        {G("busy", 1024 + 30 * t, 40, t), Reserved("idle", 600, 480, 410, t)},
+        /*host_free_mib=*/200));
+  }
+  ASSERT_NE(plan.Find("idle"), nullptr);
+  ASSERT_EQ(plan.Find("idle")->reason, Reason::kHostPressure);
+  for (int t = 3; t < 15; ++t) {
+    plan = p->Decide(At(
+        t, {G("busy", 1024 + 30 * t, 40, t), Reserved("idle", 260, 140, 70, t)},
+        /*host_free_mib=*/250));
+    const Action* idle = plan.Find("idle");
+    EXPECT_TRUE(idle == nullptr || !idle->grow()) << "t=" << t;
+    const Action* busy = plan.Find("busy");
+    ASSERT_NE(busy, nullptr) << "t=" << t;
+    EXPECT_EQ(busy->delta_kib(), MibToKib(50)) << "t=" << t;
+  }
+  // Once the host has room again it gets its headroom back.
+  plan = p->Decide(
+      At(15, {G("busy", 1474, 400, 15), Reserved("idle", 260, 140, 70, 15)},
+         /*host_free_mib=*/4000));
+  plan = p->Decide(
+      At(16, {G("busy", 1474, 400, 16), Reserved("idle", 260, 140, 70, 16)},
+         /*host_free_mib=*/4000));
+  const Action* grown = plan.Find("idle");
+  ASSERT_NE(grown, nullptr);
+  EXPECT_TRUE(grown->grow());
+}
+
+TEST(AdaptivePolicyTest, RisingGuestIsServedBeforeAFlatOneBelowItsLine) {
+  // 200 MiB to give. "rising" (60 MiB/s, 200 free) will cross its line
+  // before growth could reach it; "flat" sits below its line (120 free) but
+  // its demand does not move. After the urgent parts (rising: 35), the
+  // rising guest's need comes first.
+  auto p = NewAdaptive();
+  p->Decide(At(0, {G("rising", 1024, 260, 0), G("flat", 1024, 120, 0)}, 200));
+  Plan plan = p->Decide(
+      At(1, {G("rising", 1024, 200, 1), G("flat", 1024, 120, 1)}, 400));
+  const Action* rising = plan.Find("rising");
+  ASSERT_NE(rising, nullptr);
+  EXPECT_EQ(rising->reason, Reason::kPredicted);
+  EXPECT_EQ(rising->delta_kib(), MibToKib(200));
+  EXPECT_EQ(plan.Find("flat"), nullptr);
+}
+
+}  // namespace
+}  // namespace memcoord
