@@ -3,7 +3,9 @@
 // It reads the scenario's future workload (workload.h) and sets each guest's
 // target ahead of its demand: enough for the peak of its use over the next
 // decision plus the time the balloon needs to get there, plus room above the
-// pressure line, within the guest's floor and ceiling and within host
+// pressure line, and early enough that the balloon, at the guest's
+// balloon_rate_mib_s, stays ahead of demand that later grows faster than it;
+// within the guest's floor and ceiling and within host
 // capacity and the guest budget; where demand does not fit, guests share by
 // shares x deficit. Its plans pass the guardrails (guardrails.h) unclamped in
 // the normal case: shrinks respect G1 and G3, grows fit G2 and G6 counting

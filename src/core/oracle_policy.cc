@@ -120,13 +120,33 @@ size_t OraclePolicy::Reach(const DemandTrace& t, size_t k,
 
 double OraclePolicy::Needed(const GuestPlan& p, size_t k,
                             double extra_s) const {
+  const DemandTrace& tr = *p.trace;
   const double rate = std::max(1.0, p.spec->balloon_rate_mib_s);
-  double target = p.trace->used_mib[k] + Margin(p.actual);
+  double target = tr.used_mib[k] + Margin(p.actual);
   for (int i = 0; i < 4; ++i) {
     const double lead = interval() + kSimStatsPeriodS +
                         std::max(0.0, target - p.actual) / rate + extra_s;
-    const double peak = p.trace->PeakUsedMib(k, Reach(*p.trace, k, lead));
+    const double peak = tr.PeakUsedMib(k, Reach(tr, k, lead));
     target = std::max(target, peak + Margin(std::max(target, p.actual)));
+  }
+  // The balloon only moves at `rate`: demand that later outruns it has to be
+  // met by growing early. The target set now is what the balloon heads for
+  // until the next decision that can act on the guest (step `act`); from
+  // there on it gains at most `rate` a second, so every later step u must be
+  // reachable: target >= need(u) - rate x (u - act). This looks past the
+  // window above as far as a balloon at `rate` could still fall behind, up
+  // to the guest's next stop (a restart boots at its start size).
+  const size_t act = Reach(tr, k, interval() + kSimStatsPeriodS + extra_s);
+  const double climb_s = std::max(0.0, p.ceiling - p.actual) / rate;
+  const size_t last = std::min(
+      tr.size() - 1,
+      act + static_cast<size_t>(std::ceil(climb_s / tr.step_s)) + 1);
+  for (size_t u = act + 1; u <= last && tr.running[u]; ++u) {
+    const double used = tr.used_mib[u];
+    // What the guest needs at u, with the margin of the size it has then.
+    const double need = used + Margin(used + Margin(used));
+    const double gain = rate * static_cast<double>(u - act) * tr.step_s;
+    target = std::max(target, need - gain);
   }
   return std::clamp(target, p.floor, std::max(p.floor, p.ceiling));
 }

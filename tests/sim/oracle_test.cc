@@ -104,6 +104,39 @@ TEST(OracleTest, GrowsAGuestBeforeItsAllocationStarts) {
   EXPECT_GT(before.target_mib, 512);
 }
 
+TEST(OracleTest, GrowsEarlyEnoughForABalloonSlowerThanTheAllocation) {
+  for (const double interval : {1.0, 2.0, 5.0}) {
+    SCOPED_TRACE(interval);
+    Scenario s;
+    s.name = "slow";
+    s.duration_s = 120;
+    s.interval_s = interval;
+    s.host_total_mib = 8192;
+    s.host_used_mib = 512;
+    ScenarioGuest vm = Guest("vm", 512, 4096);
+    // 1,500 MiB at 50 MiB/s from t = 30 s, through a balloon that moves 25
+    // MiB/s: over the 30 s of the burst the balloon delivers only 750 MiB,
+    // so it must be well on its way before the burst starts, not only before
+    // the guest's 432 MiB of free memory run out.
+    constexpr double kRate = 25, kBurstS = 30, kPeak = 80 + 1500;
+    vm.balloon_rate_mib_s = kRate;
+    vm.workload = {Op(30, WorkloadOp::Kind::kAlloc, 1500, 1500 / kBurstS)};
+    s.guests = {vm};
+    ASSERT_TRUE(ValidateScenario(s).ok());
+
+    const Traced t = RunOracle(s);
+    EXPECT_EQ(t.scores.oom_kills, 0);
+    EXPECT_EQ(t.scores.pressure_s, 0);
+    EXPECT_EQ(t.scores.host_low_s, 0);
+    // When the burst starts, what the balloon can still deliver during it
+    // reaches the peak with room above the pressure line.
+    const SimGuestState& before = t.states.at(30.0).at("vm");
+    EXPECT_NEAR(before.anon_mib, 0, 1e-9);
+    EXPECT_GE(before.actual_mib + kRate * kBurstS,
+              kPeak + SimPressureLineMib(kPeak));
+  }
+}
+
 TEST(OracleTest, SharesByShareWhenDemandDoesNotFit) {
   Scenario s;
   s.name = "short";
