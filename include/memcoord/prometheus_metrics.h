@@ -112,8 +112,13 @@ struct MetricsOptions {
   std::optional<std::string> basic_auth_file;
   // The controller's interval; /healthz fails after three of them.
   double interval_s = 2;
-  // HTTP worker threads (each serves one connection at a time).
+  // HTTP worker threads (each serves one request at a time).
   int http_threads = 4;
+  // Slow and idle clients (see "Limits" above; Config::Web documents them).
+  double header_timeout_s = 5;
+  double keepalive_timeout_s = 2;
+  int max_connections = 128;
+  int max_connections_per_peer = 32;
 };
 
 // The web section and interval of a config.
