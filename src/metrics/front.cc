@@ -25,6 +25,7 @@
 #include <string_view>
 #include <mutex>
 #include <system_error>
+#include <unordered_map>
 
 #include "thread_priority.h"
 
@@ -464,33 +465,48 @@ void Front::AcceptLoop() {
     const auto now = SteadyClock::now();
     std::string peer = PeerKey(peer_addr);
 
-    // The open connections, this peer's, and the oldest idle one of each.
-    size_t total = 0, same = 0;
-    Connection* oldest_any = nullptr;
-    Connection* oldest_peer = nullptr;
+    // Per peer: its open connections and its oldest idle one.
+    struct PeerLoad {
+      size_t open = 0;
+      Connection* oldest_idle = nullptr;
+    };
+    std::unordered_map<std::string, PeerLoad> loads;
+    size_t total = 0;
     for (Connection& c : conns.entries) {
       if (c.done.load() || c.evicted.load()) continue;
       ++total;
-      const bool mine = c.peer == peer;
-      if (mine) ++same;
+      PeerLoad& load = loads[c.peer];
+      ++load.open;
       if (c.busy.load()) continue;
-      const int64_t since = c.idle_since_ns.load();
-      if (oldest_any == nullptr || since < oldest_any->idle_since_ns.load()) {
-        oldest_any = &c;
+      if (load.oldest_idle == nullptr ||
+          c.idle_since_ns.load() < load.oldest_idle->idle_since_ns.load()) {
+        load.oldest_idle = &c;
       }
-      if (mine && (oldest_peer == nullptr ||
-                   since < oldest_peer->idle_since_ns.load())) {
-        oldest_peer = &c;
+    }
+    const PeerLoad mine = loads[peer];
+    // Over the total: the peer with the most connections gives one up (its
+    // oldest idle), so that a client with one or two connections keeps
+    // them however many the others open.
+    Connection* heaviest = nullptr;
+    size_t heaviest_open = 0;
+    for (const auto& [key, load] : loads) {
+      if (load.oldest_idle == nullptr) continue;
+      if (heaviest == nullptr || load.open > heaviest_open ||
+          (load.open == heaviest_open &&
+           load.oldest_idle->idle_since_ns.load() <
+               heaviest->idle_since_ns.load())) {
+        heaviest = load.oldest_idle;
+        heaviest_open = load.open;
       }
     }
     Connection* victim = nullptr;
     bool over = false;
-    if (same >= max_peer) {
+    if (mine.open >= max_peer) {
       over = true;
-      victim = oldest_peer;
+      victim = mine.oldest_idle;
     } else if (total >= max_total) {
       over = true;
-      victim = oldest_any;
+      victim = heaviest;
     }
     if (over && victim == nullptr) {
       // Every connection holds a request at the server: those end soon.

@@ -32,10 +32,12 @@
 //
 // Caps: at most `max_connections` connections at once, and at most
 // `max_connections_per_peer` from one peer address. A connection over a cap
-// closes the oldest idle connection (one not holding a request at the HTTP
-// server: waiting for its handshake or header, or kept alive between
-// requests) of that peer, or of any peer for the total; when none is idle
-// the new connection is closed at once.
+// closes an idle connection (one not holding a request at the HTTP server:
+// waiting for its handshake or header, or kept alive between requests):
+// over the per-peer cap that peer's oldest idle one; over the total, the
+// oldest idle one of the peer that has the most connections, so that a
+// scraper with a connection or two keeps them while another address floods.
+// When there is none to close, the new connection is closed at once.
 //
 // Threads: one accept thread and one thread per connection (at most the
 // total cap, plus closed ones ending), at the serving threads' priority.

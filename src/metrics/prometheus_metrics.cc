@@ -400,7 +400,7 @@ Status PrometheusMetrics::Impl::StartServer() {
 
   // mg_init_library keeps a reference count; it is not thread-safe, so every
   // Start goes through one lock. CivetWeb's own TLS is never initialised:
-  // it cannot load OpenSSL 3 (see tls_front.h).
+  // it cannot load OpenSSL 3 (see front.h).
   {
     std::lock_guard<std::mutex> lock(LibraryMutex());
     mg_init_library(MG_FEATURES_DEFAULT);

@@ -188,6 +188,31 @@ TEST(FrontTest, FullPoolOfIdleConnectionsStillAnswersAScrape) {
   EXPECT_TRUE(idle[7]->ReadUntilClosed(1));
 }
 
+TEST(FrontTest, OverTheTotalTheBusiestPeerGivesUpAConnection) {
+  MetricsOptions o;
+  o.max_connections = 8;
+  o.max_connections_per_peer = 8;
+  o.header_timeout_s = 10;
+  Server s(o);
+  ASSERT_NE(s.metrics, nullptr);
+  // The oldest idle connection of all, but its peer's only one.
+  Client quiet(s.port, "127.0.0.5");
+  ASSERT_TRUE(quiet.connected());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<std::unique_ptr<Client>> flood;
+  for (int i = 0; i < 20; ++i) {
+    const std::string source = "127.0.4." + std::to_string(1 + i % 2);
+    flood.push_back(std::make_unique<Client>(s.port, source.c_str()));
+    ASSERT_TRUE(flood.back()->connected());
+  }
+  EXPECT_TRUE(flood[0]->ReadUntilClosed(1));
+  EXPECT_FALSE(quiet.ReadUntilClosed(0.3));
+  EXPECT_TRUE(quiet.Send("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  std::string got;
+  EXPECT_TRUE(quiet.ReadUntilClosed(2, &got));
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+}
+
 TEST(FrontTest, ServesOnIpv6Loopback) {
   ManualClock clock(100);
   MetricsOptions o;
