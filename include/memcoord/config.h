@@ -65,7 +65,7 @@ struct Config {
     // one closed to make room.
     double header_timeout_s = 5;
     double keepalive_timeout_s = 2;
-    int max_connections = 128;
+    int max_connections = 64;
     int max_connections_per_peer = 32;
   } web;
 

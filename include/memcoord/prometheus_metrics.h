@@ -127,7 +127,7 @@ struct MetricsOptions {
   // Slow and idle clients (see "Limits" above; Config::Web documents them).
   double header_timeout_s = 5;
   double keepalive_timeout_s = 2;
-  int max_connections = 128;
+  int max_connections = 64;
   int max_connections_per_peer = 32;
 };
 

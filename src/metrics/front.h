@@ -79,7 +79,7 @@ struct FrontOptions {
   // IPv4 or bracketed IPv6 literal; empty or "0.0.0.0": every IPv4 address.
   std::string host;
   int port = 0;  // 0: an ephemeral port (see port())
-  int max_connections = 128;
+  int max_connections = 64;
   int max_connections_per_peer = 32;
   double header_timeout_s = 5;
   double keepalive_timeout_s = 2;

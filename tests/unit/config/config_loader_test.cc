@@ -86,7 +86,7 @@ web:
   basic_auth_file: /etc/memory_coordinator/users
   header_timeout_s: 2.5
   keepalive_timeout_s: 10
-  max_connections: 64
+  max_connections: 48
   max_connections_per_peer: 8
 log: {level: debug}
 )";
@@ -130,7 +130,7 @@ TEST(ConfigLoaderTest, ReadsEveryKey) {
   EXPECT_EQ(c.web.basic_auth_file, "/etc/memory_coordinator/users");
   EXPECT_EQ(c.web.header_timeout_s, 2.5);
   EXPECT_EQ(c.web.keepalive_timeout_s, 10);
-  EXPECT_EQ(c.web.max_connections, 64);
+  EXPECT_EQ(c.web.max_connections, 48);
   EXPECT_EQ(c.web.max_connections_per_peer, 8);
   EXPECT_EQ(c.log.level, "debug");
 }
