@@ -406,16 +406,6 @@ Front::~Front() {
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 
-FrontCounters Front::counters() const {
-  FrontCounters c;
-  c.accepted = accepted_.load();
-  c.refused = refused_.load();
-  c.evicted = evicted_.load();
-  c.header_timeouts = header_timeouts_.load();
-  c.requests = requests_.load();
-  return c;
-}
-
 Status Front::Run(int backend_port) {
   backend_port_ = backend_port;
   try {
@@ -461,7 +451,6 @@ void Front::AcceptLoop() {
       }
       continue;
     }
-    accepted_.fetch_add(1, std::memory_order_relaxed);
     const auto now = SteadyClock::now();
     std::string peer = PeerKey(peer_addr);
 
@@ -510,14 +499,12 @@ void Front::AcceptLoop() {
     }
     if (over && victim == nullptr) {
       // Every connection holds a request at the server: those end soon.
-      refused_.fetch_add(1, std::memory_order_relaxed);
       close(fd);
       continue;
     }
     if (victim != nullptr) {
       victim->evicted.store(true);
       victim->Kick();
-      evicted_.fetch_add(1, std::memory_order_relaxed);
     }
 
     Connection* conn = nullptr;
@@ -569,11 +556,6 @@ void Front::Serve(Connection* conn) {
   // The first request's deadline covers the handshake too.
   const auto first_deadline =
       conn->accepted + Seconds(options_.header_timeout_s);
-  auto timed_out = [&](SteadyClock::time_point deadline) {
-    if (SteadyClock::now() >= deadline && !conn->evicted.load()) {
-      header_timeouts_.fetch_add(1, std::memory_order_relaxed);
-    }
-  };
 
   if (ctx_ != nullptr) {
     ssl = SSL_new(ctx_);
@@ -595,7 +577,6 @@ void Front::Serve(Connection* conn) {
         return finish(false);
       }
       if (!WaitFor(client_fd, events, stop_fd_, first_deadline)) {
-        timed_out(first_deadline);
         return finish(false);
       }
     }
@@ -695,8 +676,8 @@ void Front::Serve(Connection* conn) {
         continue;
       }
       if (n != kWouldBlock) return finish(n == 0);
+      // Past the deadline, stopping, or closed to make room.
       if (!WaitFor(client_fd, events, stop_fd_, deadline)) {
-        if (header_started) timed_out(deadline);
         return finish(false);
       }
     }
@@ -723,7 +704,6 @@ void Front::Serve(Connection* conn) {
     }
     fcntl(backend_fd, F_SETFL, fcntl(backend_fd, F_GETFL) | O_NONBLOCK);
     NoDelay(backend_fd);
-    requests_.fetch_add(1, std::memory_order_relaxed);
 
     size_t out_off = 0, down_len = 0, down_off = 0;
     bool client_eof = false, backend_eof = false, backend_shut = false;

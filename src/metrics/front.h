@@ -54,9 +54,7 @@
 #ifndef MEMCOORD_SRC_METRICS_FRONT_H_
 #define MEMCOORD_SRC_METRICS_FRONT_H_
 
-#include <atomic>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,15 +84,6 @@ struct FrontOptions {
   double idle_timeout_s = 30;
 };
 
-// What the front did since Listen(); for tests and logs.
-struct FrontCounters {
-  uint64_t accepted = 0;
-  uint64_t refused = 0;         // closed at once: over a cap, nothing idle
-  uint64_t evicted = 0;         // idle ones closed to make room
-  uint64_t header_timeouts = 0;  // handshake or header past its deadline
-  uint64_t requests = 0;        // handed to the HTTP server
-};
-
 class Front {
  public:
   // Loads the certificate and key (with TLS) and binds the public socket;
@@ -109,7 +98,6 @@ class Front {
 
   // The port bound by Listen().
   int port() const { return port_; }
-  FrontCounters counters() const;
 
   class Connections;
   struct Connection;
@@ -132,11 +120,6 @@ class Front {
   std::unique_ptr<Connections> connections_;
   std::thread acceptor_;
 
-  std::atomic<uint64_t> accepted_{0};
-  std::atomic<uint64_t> refused_{0};
-  std::atomic<uint64_t> evicted_{0};
-  std::atomic<uint64_t> header_timeouts_{0};
-  std::atomic<uint64_t> requests_{0};
 };
 
 }  // namespace memcoord::metrics_internal
