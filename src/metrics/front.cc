@@ -22,8 +22,10 @@
 #include <cstdint>
 #include <cstring>
 #include <list>
-#include <string_view>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
 
