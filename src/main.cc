@@ -216,7 +216,17 @@ int RunDaemon(const std::optional<std::string>& config_path,
                                    "stays in force: " + s.message());
       return;
     }
-    if (next->connect != config->connect || next->web.listen != config->web.listen) {
+    const Config::Web& w = next->web;
+    const Config::Web& was = config->web;
+    const bool web_changed =
+        w.listen != was.listen || w.tls_cert_file != was.tls_cert_file ||
+        w.tls_key_file != was.tls_key_file ||
+        w.basic_auth_file != was.basic_auth_file ||
+        w.header_timeout_s != was.header_timeout_s ||
+        w.keepalive_timeout_s != was.keepalive_timeout_s ||
+        w.max_connections != was.max_connections ||
+        w.max_connections_per_peer != was.max_connections_per_peer;
+    if (next->connect != config->connect || web_changed) {
       logger.Log(LogLevel::kWarn,
                  "connect and web settings take effect on restart only");
     }

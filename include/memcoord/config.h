@@ -58,6 +58,16 @@ struct Config {
     std::optional<std::string> tls_cert_file;
     std::optional<std::string> tls_key_file;
     std::optional<std::string> basic_auth_file;
+    // Slow clients: the TLS handshake and the whole request header must
+    // arrive within header_timeout_s of the connection (of the first byte
+    // for a kept-alive connection's next request); a kept-alive connection
+    // idle for keepalive_timeout_s is closed; at most max_connections at
+    // once and max_connections_per_peer from one address, the oldest idle
+    // one closed to make room.
+    double header_timeout_s = 5;
+    double keepalive_timeout_s = 2;
+    int max_connections = 64;
+    int max_connections_per_peer = 32;
   } web;
 
   struct Log {

@@ -54,14 +54,9 @@
 // Security (both optional, from the `web:` config section):
 //   - TLS: `tls_cert_file` (PEM, certificate chain) and `tls_key_file` (PEM
 //     private key); both or neither. TLS 1.2 and 1.3, served by the daemon
-//     with OpenSSL 3 (CivetWeb's own TLS cannot load OpenSSL 3): the public
-//     port terminates TLS and relays to CivetWeb on a private 127.0.0.1
-//     ephemeral port, where the same HTTP rules (paths, methods, auth)
-//     apply. Local users can reach that private port with plain HTTP; basic
-//     auth, when configured, still guards it. Plain HTTP on the TLS port is
-//     refused (failed handshake). At most 64 TLS connections are served at
-//     once (more wait in the backlog); a handshake must finish within 10 s
-//     and a connection idle for 30 s is closed. Start() fails with
+//     with OpenSSL 3 (CivetWeb's own TLS cannot load OpenSSL 3) by the
+//     front (see Limits). Plain HTTP on the TLS port is refused (failed
+//     handshake). Start() fails with
 //     kInvalidArgument naming the file and OpenSSL's reason for an
 //     unreadable or invalid certificate or key, or a key that does not
 //     match the certificate.
@@ -71,6 +66,22 @@
 //     ignored. A plain password that itself starts with "sha256:" must be
 //     written hashed. Auth protects every path except /healthz, which tells
 //     only whether the loop is alive.
+//
+// Limits (the `web:` keys header_timeout_s, keepalive_timeout_s,
+// max_connections, max_connections_per_peer): the public socket, plain or
+// TLS, belongs to a front (src/metrics/front.h) that reads each request in
+// full before handing it to CivetWeb on a private 127.0.0.1 ephemeral port,
+// where the HTTP rules (paths, methods, auth) apply; a CivetWeb worker is
+// busy for one response, never for a slow client. The handshake and the
+// whole first header must arrive within header_timeout_s of the accept;
+// a kept-alive connection's next request must start within
+// keepalive_timeout_s and its header arrive within header_timeout_s of its
+// first byte; a response stalled for 30 s is cut. Over max_connections, or
+// max_connections_per_peer from one address, the oldest idle connection is
+// closed (or the new one, when none is idle). Local users can reach the
+// private port with plain HTTP; basic auth, when configured, still guards
+// it, and CivetWeb's own deadlines (request_timeout_ms = header_timeout_s,
+// keep_alive_timeout_ms = keepalive_timeout_s) bound what they hold.
 //
 // Thread-safety: Record(), SetBuildInfo(), SetConfigReloadSuccess() and
 // SetInterval() are called from the controller's thread (one writer); the
@@ -82,7 +93,7 @@
 // OpenSSL throws out of this class; a scrape that fails internally (out of
 // memory while rendering) answers 500.
 //
-// Shutdown: the destructor closes TLS connections at once, stops CivetWeb
+// Shutdown: the destructor closes client connections at once, stops CivetWeb
 // (waking its accept loop) and joins every thread; it does not wait for
 // client timeouts.
 #ifndef MEMCOORD_PROMETHEUS_METRICS_H_
@@ -105,16 +116,20 @@ namespace memcoord {
 struct MetricsOptions {
   // "[host]:port" with an IP literal. ":9741" listens on every IPv4
   // address, "127.0.0.1:0" on an ephemeral loopback port (see
-  // ListeningPorts()). "[::1]:9741" needs a CivetWeb built with IPv6
-  // (Debian 12's is not: Start() fails) unless TLS is on.
+  // ListeningPorts()), "[::1]:9741" on the IPv6 loopback.
   std::string listen = ":9741";
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
   std::optional<std::string> basic_auth_file;
   // The controller's interval; /healthz fails after three of them.
   double interval_s = 2;
-  // HTTP worker threads (each serves one connection at a time).
+  // HTTP worker threads (each serves one request at a time).
   int http_threads = 4;
+  // Slow and idle clients (see "Limits" above; Config::Web documents them).
+  double header_timeout_s = 5;
+  double keepalive_timeout_s = 2;
+  int max_connections = 64;
+  int max_connections_per_peer = 32;
 };
 
 // The web section and interval of a config.
@@ -142,8 +157,7 @@ class PrometheusMetrics : public MetricsSink {
   // After a config reload changed the interval (for /healthz).
   void SetInterval(double interval_s);
 
-  // Ports actually bound, in the order of the listen option (with TLS: the
-  // TLS port, not the private one behind it).
+  // The port actually bound (the front's, not the private one behind it).
   std::vector<int> ListeningPorts() const;
   // The text /metrics serves now (rendering it if no scrape has yet); empty
   // when rendering failed.

@@ -30,6 +30,12 @@ const NumberSpec kShares = NumberSpec::Between(nullptr, 0, false, 50000);
 const NumberSpec kInterval = NumberSpec::Between("seconds", 0, true, 3600);
 const NumberSpec kStaleAfter = NumberSpec::Between("seconds", 0, true, 86400);
 const NumberSpec kFraction = NumberSpec::Between(nullptr, 0, true, 1);
+// A scraper sends its whole request at once; a minute is far beyond any.
+const NumberSpec kHeaderTimeout = NumberSpec::Between("seconds", 0, true, 60);
+const NumberSpec kKeepaliveTimeout =
+    NumberSpec::Between("seconds", 0, true, 300);
+// One thread per connection: tens of thousands would be memory, not a cap.
+const NumberSpec kConnections = NumberSpec::Between(nullptr, 1, false, 10000);
 
 const std::vector<std::string_view> kTopKeys = {
     "connect",    "interval_s", "policy",  "dry_run", "thresholds",
@@ -45,7 +51,9 @@ const std::vector<std::string_view> kDomainKeys = {"include", "exclude",
 const std::vector<std::string_view> kOverrideKeys = {
     "match", "min_mib", "max_mib", "shares", "managed"};
 const std::vector<std::string_view> kWebKeys = {
-    "listen", "tls_cert_file", "tls_key_file", "basic_auth_file"};
+    "listen",           "tls_cert_file",       "tls_key_file",
+    "basic_auth_file",  "header_timeout_s",    "keepalive_timeout_s",
+    "max_connections",  "max_connections_per_peer"};
 const std::vector<std::string_view> kLogKeys = {"level"};
 const std::vector<std::string_view> kPolicies = {"seed", "adaptive", "mom",
                                                  "proxmox"};
@@ -71,6 +79,10 @@ const std::vector<std::string_view> kAllPaths = {
     "web.tls_cert_file",
     "web.tls_key_file",
     "web.basic_auth_file",
+    "web.header_timeout_s",
+    "web.keepalive_timeout_s",
+    "web.max_connections",
+    "web.max_connections_per_peer",
     "log.level",
 };
 
@@ -335,6 +347,14 @@ void ReadConfig(Checker& ck, const YAML::Node& doc, Config* cfg) {
   ReadOptional(web, "tls_cert_file", &cfg->web.tls_cert_file, file_reader);
   ReadOptional(web, "tls_key_file", &cfg->web.tls_key_file, file_reader);
   ReadOptional(web, "basic_auth_file", &cfg->web.basic_auth_file, file_reader);
+  Read(web, "header_timeout_s", &cfg->web.header_timeout_s,
+       number_reader(kHeaderTimeout));
+  Read(web, "keepalive_timeout_s", &cfg->web.keepalive_timeout_s,
+       number_reader(kKeepaliveTimeout));
+  Read(web, "max_connections", &cfg->web.max_connections,
+       int_reader(kConnections));
+  Read(web, "max_connections_per_peer", &cfg->web.max_connections_per_peer,
+       int_reader(kConnections));
 
   Fields log = Section(ck, top, "log", kLogKeys);
   Read(log, "level", &cfg->log.level,
@@ -389,6 +409,19 @@ void ReadConfig(Checker& ck, const YAML::Node& doc, Config* cfg) {
   } else if (cfg->web.tls_key_file && !cfg->web.tls_cert_file) {
     ck.Error(key->value_pos, web.PathOf("tls_key_file"),
              "is set but tls_cert_file is not; TLS needs both");
+  }
+  if (cfg->web.max_connections_per_peer > cfg->web.max_connections) {
+    const Entry* per_peer = web.Get("max_connections_per_peer");
+    const Entry* total = web.Get("max_connections");
+    ck.Error(per_peer ? per_peer->value_pos : total->value_pos,
+             web.PathOf(per_peer ? "max_connections_per_peer"
+                                 : "max_connections"),
+             per_peer ? std::to_string(cfg->web.max_connections_per_peer) +
+                            " is above max_connections " +
+                            std::to_string(cfg->web.max_connections)
+                      : std::to_string(cfg->web.max_connections) +
+                            " is below max_connections_per_peer " +
+                            std::to_string(cfg->web.max_connections_per_peer));
   }
 }
 
@@ -520,6 +553,12 @@ std::string DumpConfig(const Config& c) {
   o += "  tls_cert_file: " + OrNull(c.web.tls_cert_file) + "\n";
   o += "  tls_key_file: " + OrNull(c.web.tls_key_file) + "\n";
   o += "  basic_auth_file: " + OrNull(c.web.basic_auth_file) + "\n";
+  o += "  header_timeout_s: " + FormatNumber(c.web.header_timeout_s) + "\n";
+  o += "  keepalive_timeout_s: " + FormatNumber(c.web.keepalive_timeout_s) +
+       "\n";
+  o += "  max_connections: " + std::to_string(c.web.max_connections) + "\n";
+  o += "  max_connections_per_peer: " +
+       std::to_string(c.web.max_connections_per_peer) + "\n";
   o += "log:\n";
   o += "  level: " + Quote(c.log.level) + "\n";
   return o;

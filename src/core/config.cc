@@ -141,6 +141,20 @@ Status Config::Validate() const {
   if (host.guest_budget_mib && *host.guest_budget_mib <= 0) {
     return Status::InvalidArgument("host.guest_budget_mib must be > 0");
   }
+  if (!(web.header_timeout_s > 0)) {
+    return Status::InvalidArgument("web.header_timeout_s must be > 0");
+  }
+  if (!(web.keepalive_timeout_s > 0)) {
+    return Status::InvalidArgument("web.keepalive_timeout_s must be > 0");
+  }
+  if (web.max_connections < 1 || web.max_connections_per_peer < 1) {
+    return Status::InvalidArgument(
+        "web.max_connections and web.max_connections_per_peer must be >= 1");
+  }
+  if (web.max_connections_per_peer > web.max_connections) {
+    return Status::InvalidArgument(
+        "web.max_connections_per_peer must be <= web.max_connections");
+  }
   for (size_t i = 0; i < domains.overrides.size(); ++i) {
     const DomainSettings& s = domains.overrides[i].settings;
     std::string where = "domains.overrides[" + std::to_string(i) + "]";

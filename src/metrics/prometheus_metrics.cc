@@ -21,7 +21,7 @@
 #include "basic_auth.h"
 #include "metrics_state.h"
 #include "thread_priority.h"
-#include "tls_front.h"
+#include "front.h"
 
 namespace memcoord {
 namespace {
@@ -29,7 +29,7 @@ namespace {
 using metrics_internal::BasicAuth;
 using metrics_internal::MetricsState;
 using metrics_internal::TickView;
-using metrics_internal::TlsFront;
+using metrics_internal::Front;
 
 // The memory of the last text nobody reads any more, for the next rendering:
 // a megabyte per 1,000 guests that would otherwise be freed (on whichever
@@ -162,8 +162,8 @@ class PrometheusMetrics::Impl {
 
   ~Impl() {
     StopRenderer();
-    // The TLS front first: its connections are clients of CivetWeb.
-    tls_front_.reset();
+    // The front first: its connections are clients of CivetWeb.
+    front_.reset();
     if (ctx_ != nullptr) Stop();
     if (library_initialised_) {
       std::lock_guard<std::mutex> lock(LibraryMutex());
@@ -208,8 +208,8 @@ class PrometheusMetrics::Impl {
   void SetInterval(double interval_s) { interval_s_.store(interval_s); }
 
   std::vector<int> ListeningPorts() const {
-    if (tls_front_ != nullptr) return {tls_front_->port()};
-    return HttpPorts();
+    if (front_ != nullptr) return {front_->port()};
+    return {};
   }
 
   uint64_t RenderCount() const {
@@ -222,8 +222,7 @@ class PrometheusMetrics::Impl {
   }
 
  private:
-  // The ports CivetWeb bound: the public ones, or the private one behind
-  // the TLS front.
+  // The private port CivetWeb bound behind the front.
   std::vector<int> HttpPorts() const {
     std::vector<int> ports;
     if (ctx_ == nullptr) return ports;
@@ -331,7 +330,7 @@ class PrometheusMetrics::Impl {
   mg_context* ctx_ = nullptr;
   bool library_initialised_ = false;
   std::string wake_host_;  // an address of ours that reaches the listener
-  std::unique_ptr<TlsFront> tls_front_;
+  std::unique_ptr<Front> front_;
 
   std::mutex write_mu_;
   MetricsState state_;                    // guarded by write_mu_
@@ -355,7 +354,6 @@ class PrometheusMetrics::Impl {
 };
 
 Status PrometheusMetrics::Impl::StartServer() {
-  const bool tls = options_.tls_cert_file.has_value();
   if (options_.tls_cert_file.has_value() != options_.tls_key_file.has_value()) {
     return Status::InvalidArgument(
         "web.tls_cert_file and web.tls_key_file must be given together");
@@ -371,18 +369,22 @@ Status PrometheusMetrics::Impl::StartServer() {
     return Status::InvalidArgument("http_threads must be at least 1");
   }
 
-  // With TLS the public socket is the front's, bound before CivetWeb starts
-  // so that a bad certificate or a port in use fails Start() with nothing
-  // left running; CivetWeb serves plain HTTP on a private loopback port.
-  std::string http_ports = *ports;
-  if (tls) {
+  // The public socket is the front's, bound before CivetWeb starts so that
+  // a bad certificate or a port in use fails Start() with nothing left
+  // running; CivetWeb serves plain HTTP on a private loopback port and sees
+  // only the requests the front has read in full.
+  {
     auto [host, port] = HostAndPort(options_.listen);
-    metrics_internal::TlsFrontOptions front;
-    front.cert_file = *options_.tls_cert_file;
-    front.key_file = *options_.tls_key_file;
+    metrics_internal::FrontOptions front;
+    front.cert_file = options_.tls_cert_file;
+    front.key_file = options_.tls_key_file;
     front.host = host;
     front.port = port;
-    Result<std::unique_ptr<TlsFront>> listening = TlsFront::Listen(front);
+    front.max_connections = options_.max_connections;
+    front.max_connections_per_peer = options_.max_connections_per_peer;
+    front.header_timeout_s = options_.header_timeout_s;
+    front.keepalive_timeout_s = options_.keepalive_timeout_s;
+    Result<std::unique_ptr<Front>> listening = Front::Listen(front);
     if (!listening.ok()) {
       if (listening.status().code() == Status::Code::kUnavailable) {
         return Status::Unavailable("cannot serve metrics on " +
@@ -391,19 +393,14 @@ Status PrometheusMetrics::Impl::StartServer() {
       }
       return listening.status();
     }
-    tls_front_ = std::move(listening).value();
-    http_ports = "127.0.0.1:0";
-    wake_host_ = "127.0.0.1";
-  } else {
-    wake_host_ = options_.listen.substr(0, options_.listen.rfind(':'));
-    if (wake_host_.empty() || wake_host_ == "0.0.0.0") {
-      wake_host_ = "127.0.0.1";
-    }
+    front_ = std::move(listening).value();
   }
+  const std::string http_ports = "127.0.0.1:0";
+  wake_host_ = "127.0.0.1";
 
   // mg_init_library keeps a reference count; it is not thread-safe, so every
   // Start goes through one lock. CivetWeb's own TLS is never initialised:
-  // it cannot load OpenSSL 3 (see tls_front.h).
+  // it cannot load OpenSSL 3 (see front.h).
   {
     std::lock_guard<std::mutex> lock(LibraryMutex());
     mg_init_library(MG_FEATURES_DEFAULT);
@@ -411,12 +408,22 @@ Status PrometheusMetrics::Impl::StartServer() {
   }
 
   const std::string threads = std::to_string(options_.http_threads);
+  // Only the front and local users reach CivetWeb; its own deadlines bound
+  // what a local client can hold. request_timeout_ms is a deadline for the
+  // whole header (CivetWeb measures it from the request's start, checking
+  // after each read), and for each read of a body.
+  const std::string request_timeout_ms = std::to_string(
+      static_cast<long long>(std::ceil(options_.header_timeout_s * 1000)));
+  const std::string keep_alive_timeout_ms = std::to_string(
+      static_cast<long long>(std::ceil(options_.keepalive_timeout_s * 1000)));
   std::vector<const char*> opts = {"listening_ports",
                                    http_ports.c_str(),
                                    "num_threads",
                                    threads.c_str(),
                                    "request_timeout_ms",
-                                   "10000",
+                                   request_timeout_ms.c_str(),
+                                   "keep_alive_timeout_ms",
+                                   keep_alive_timeout_ms.c_str(),
                                    "enable_keep_alive",
                                    "yes",
                                    "enable_directory_listing",
@@ -457,14 +464,12 @@ Status PrometheusMetrics::Impl::StartServer() {
     return Status::Unavailable("cannot serve metrics on " + options_.listen +
                                ": " + error_text);
   }
-  if (tls_front_ != nullptr) {
-    const std::vector<int> backend = HttpPorts();
-    if (backend.size() != 1) {
-      return Status::Internal("metrics: no private HTTP port behind TLS");
-    }
-    Status run = tls_front_->Run(backend[0]);
-    if (!run.ok()) return run;
+  const std::vector<int> backend = HttpPorts();
+  if (backend.size() != 1) {
+    return Status::Internal("metrics: no private HTTP port behind the front");
   }
+  Status run = front_->Run(backend[0]);
+  if (!run.ok()) return run;
   StartRenderer();
   return Status::Ok();
 }
@@ -611,6 +616,10 @@ MetricsOptions MetricsOptionsFromConfig(const Config& config) {
   o.tls_cert_file = config.web.tls_cert_file;
   o.tls_key_file = config.web.tls_key_file;
   o.basic_auth_file = config.web.basic_auth_file;
+  o.header_timeout_s = config.web.header_timeout_s;
+  o.keepalive_timeout_s = config.web.keepalive_timeout_s;
+  o.max_connections = config.web.max_connections;
+  o.max_connections_per_peer = config.web.max_connections_per_peer;
   o.interval_s = config.interval_s;
   return o;
 }

@@ -5,7 +5,7 @@
 
 namespace memcoord::metrics_internal {
 
-// Nice value added to each HTTP and TLS thread (Linux: per thread).
+// Nice value added to each HTTP and front thread (Linux: per thread).
 inline constexpr int kServingThreadNice = 10;
 
 // Lowers the calling thread's priority by kServingThreadNice. Best effort:

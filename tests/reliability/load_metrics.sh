@@ -62,8 +62,13 @@ if command -v taskset >/dev/null && [[ $cpus -ge 2 ]]; then
 fi
 port=$(free_port)
 url="http://127.0.0.1:$port/metrics"
-$pin_daemon "$bin" --connect "sim:$scenario" --policy adaptive --interval "$interval" \
-  --listen "127.0.0.1:$port" --log-level warn >"$tmp/log" 2>&1 &
+# wrk's connections all come from one address: room for every one of them
+# (web.max_connections_per_peer is 32 by default).
+cat >"$tmp/mc.yaml" <<YAML
+web: {max_connections: $((connections + 16)), max_connections_per_peer: $((connections + 16))}
+YAML
+$pin_daemon "$bin" --config "$tmp/mc.yaml" --connect "sim:$scenario" --policy adaptive \
+  --interval "$interval" --listen "127.0.0.1:$port" --log-level warn >"$tmp/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
   curl -sf -o /dev/null "$url" && break

@@ -44,6 +44,10 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.web.tls_cert_file, b.web.tls_cert_file);
   EXPECT_EQ(a.web.tls_key_file, b.web.tls_key_file);
   EXPECT_EQ(a.web.basic_auth_file, b.web.basic_auth_file);
+  EXPECT_EQ(a.web.header_timeout_s, b.web.header_timeout_s);
+  EXPECT_EQ(a.web.keepalive_timeout_s, b.web.keepalive_timeout_s);
+  EXPECT_EQ(a.web.max_connections, b.web.max_connections);
+  EXPECT_EQ(a.web.max_connections_per_peer, b.web.max_connections_per_peer);
   EXPECT_EQ(a.log.level, b.log.level);
 }
 
@@ -80,6 +84,10 @@ web:
   tls_cert_file: /etc/memory_coordinator/cert.pem
   tls_key_file: /etc/memory_coordinator/key.pem
   basic_auth_file: /etc/memory_coordinator/users
+  header_timeout_s: 2.5
+  keepalive_timeout_s: 10
+  max_connections: 48
+  max_connections_per_peer: 8
 log: {level: debug}
 )";
 
@@ -120,6 +128,10 @@ TEST(ConfigLoaderTest, ReadsEveryKey) {
   EXPECT_EQ(c.web.tls_cert_file, "/etc/memory_coordinator/cert.pem");
   EXPECT_EQ(c.web.tls_key_file, "/etc/memory_coordinator/key.pem");
   EXPECT_EQ(c.web.basic_auth_file, "/etc/memory_coordinator/users");
+  EXPECT_EQ(c.web.header_timeout_s, 2.5);
+  EXPECT_EQ(c.web.keepalive_timeout_s, 10);
+  EXPECT_EQ(c.web.max_connections, 48);
+  EXPECT_EQ(c.web.max_connections_per_peer, 8);
   EXPECT_EQ(c.log.level, "debug");
 }
 
@@ -296,6 +308,10 @@ TEST(ConfigLoaderTest, DumpShowsEveryKey) {
                           "tls_cert_file:",
                           "tls_key_file:",
                           "basic_auth_file:",
+                          "header_timeout_s:",
+                          "keepalive_timeout_s:",
+                          "max_connections:",
+                          "max_connections_per_peer:",
                           "log:",
                           "level:"}) {
     EXPECT_NE(dumped.find(key), std::string::npos) << key;
@@ -476,6 +492,28 @@ const BadConfig kBadConfigs[] = {
     {"BasicAuthEmpty", "web: {basic_auth_file: \"\"}\n",
      "memory_coordinator.yaml:1:24: web.basic_auth_file: must be a file path, "
      "got an empty string"},
+    {"HeaderTimeoutZero", "web: {header_timeout_s: 0}\n",
+     "memory_coordinator.yaml:1:25: web.header_timeout_s: must be a number "
+     "of seconds in (0, 60], got '0'"},
+    {"HeaderTimeoutTooLong", "web: {header_timeout_s: 61}\n",
+     "memory_coordinator.yaml:1:25: web.header_timeout_s: must be a number "
+     "of seconds in (0, 60], got '61'"},
+    {"KeepaliveTimeoutNegative", "web:\n  keepalive_timeout_s: -1\n",
+     "memory_coordinator.yaml:2:24: web.keepalive_timeout_s: must be a "
+     "number of seconds in (0, 300], got '-1'"},
+    {"MaxConnectionsZero", "web: {max_connections: 0}\n",
+     "memory_coordinator.yaml:1:24: web.max_connections: must be a number "
+     "in [1, 10000], got '0'"},
+    {"MaxConnectionsFraction", "web: {max_connections: 1.5}\n",
+     "memory_coordinator.yaml:1:24: web.max_connections: must be a whole "
+     "number in [1, 10000], got '1.5'"},
+    {"PerPeerAboveTotal",
+     "web:\n  max_connections: 16\n  max_connections_per_peer: 32\n",
+     "memory_coordinator.yaml:3:29: web.max_connections_per_peer: 32 is "
+     "above max_connections 16"},
+    {"TotalBelowDefaultPerPeer", "web:\n  max_connections: 16\n",
+     "memory_coordinator.yaml:2:20: web.max_connections: 16 is below "
+     "max_connections_per_peer 32"},
     {"LogLevelUnknown", "log:\n  level: verbose\n",
      "memory_coordinator.yaml:2:10: log.level: must be one of debug, info, "
      "warn, error, got 'verbose'"},
