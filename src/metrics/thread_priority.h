@@ -5,8 +5,11 @@
 
 namespace memcoord::metrics_internal {
 
-// Nice value added to each HTTP and front thread (Linux: per thread).
-inline constexpr int kServingThreadNice = 10;
+// Nice value added to each HTTP and front thread (Linux: per thread). The
+// front runs a thread per connection, so under a scrape storm dozens are
+// runnable at once; at the lowest priority they take together about what the
+// loop's one thread does, and the tick keeps its pace (load.metrics_wrk).
+inline constexpr int kServingThreadNice = 19;
 
 // Lowers the calling thread's priority by kServingThreadNice. Best effort:
 // a failure leaves the thread as it was.
