@@ -65,8 +65,8 @@ table() {
 }
 
 echo "Made by \`tests/bench/scores_table.sh\`, at the daemon's default interval"
-echo "(2 s) and at 1 s; the scenario files say 1 s (slow-leak 2 s), and"
-echo "\`--interval\` overrides them. Lower is better for every column but"
+echo "(2 s) and at 1 s, whatever interval each scenario file gives (\`--interval\`"
+echo "overrides it). Lower is better for every column but"
 echo "host_free_mib; waste_mib and host_free_mib are means over the run. The"
 echo "oracle is clairvoyant (it reads each scenario's future workload) and runs"
 echo "only in the simulator: it is the lower bound the others are measured"
