@@ -204,8 +204,31 @@ struct HostView {
 int64_t Clamp0(int64_t v) { return v < 0 ? 0 : v; }
 int64_t Kib(double v) { return static_cast<int64_t>(v); }
 
+// A guest's last points with this sample's point after them (when it is
+// new), read in place: the last kTrendSamples + 1 of them, oldest first.
+class Recent {
+ public:
+  Recent(const History& history, const Point* latest)
+      : history_(history),
+        latest_(latest),
+        skip_(latest && history.size() == kTrendSamples + 1 ? 1 : 0) {}
+  size_t size() const {
+    return history_.size() - skip_ + (latest_ != nullptr ? 1 : 0);
+  }
+  const Point& operator[](size_t i) const {
+    i += skip_;
+    return i < history_.size() ? history_[i] : *latest_;
+  }
+  const Point& back() const { return (*this)[size() - 1]; }
+
+ private:
+  const History& history_;
+  const Point* latest_;
+  size_t skip_;
+};
+
 // Least-squares slope of demand over the points (KiB per second).
-double TrendSlope(const History& points) {
+double TrendSlope(const Recent& points) {
   const size_t n = std::min(points.size(), kTrendSamples);
   if (n < 2) return 0;
   const size_t first = points.size() - n;
@@ -227,7 +250,7 @@ double TrendSlope(const History& points) {
 
 // The larger of the last step's slope and the trend: a burst shows in the
 // last step before the fit catches up.
-double DemandSlope(const History& points) {
+double DemandSlope(const Recent& points) {
   if (points.size() < 2) return 0;
   const Point& a = points[points.size() - 2];
   const Point& b = points.back();
@@ -240,7 +263,7 @@ double DemandSlope(const History& points) {
 // moment of the last step, so the step's average understates it; it is taken
 // to have taken at least one stats period. Zero unless the step before was
 // flat (or there is none) and this one rises.
-double OnsetRate(const History& points) {
+double OnsetRate(const Recent& points) {
   if (points.size() < 2) return 0;
   const Point& a = points[points.size() - 2];
   const Point& b = points.back();
@@ -258,7 +281,7 @@ double OnsetRate(const History& points) {
   return grew / std::min(dt, kStatsPeriodS);
 }
 
-bool Faulting(const History& points) {
+bool Faulting(const Recent& points) {
   if (points.size() < 2) return false;
   const Point& a = points[points.size() - 2];
   const Point& b = points.back();
@@ -267,7 +290,7 @@ bool Faulting(const History& points) {
 
 // False when the balloon stood still over the last sample: it will not
 // reach its target (a shrink stops where the guest's memory is in use).
-bool StillMoving(const History& points) {
+bool StillMoving(const Recent& points) {
   if (points.size() < 2) return true;
   const Point& a = points[points.size() - 2];
   const Point& b = points.back();
@@ -390,15 +413,16 @@ class AdaptivePolicy : public Policy {
     o.point = {t, actual, actual - free, g.swap_in_kib.value_or(0),
                g.major_faults.value_or(0)};
     o.fresh = m.points.empty() || t > m.points.back().time_s;
-    // The window with the new point, on the stack: a few dozen bytes.
-    History points = m.points;
+    const Recent points(m.points, o.fresh ? &o.point : nullptr);
     if (o.fresh) {
-      if (!points.empty()) {
-        const double dt = t - points.back().time_s;
-        LearnSpeed(o.speed_kib_s, o.speed_measured, points.back(), o.point, g);
-        o.peak_rate_kib_s *= std::exp2(-dt / kRateHalfLifeS);
+      if (!m.points.empty()) {
+        const double dt = t - m.points.back().time_s;
+        LearnSpeed(o.speed_kib_s, o.speed_measured, m.points.back(), o.point,
+                   g);
+        if (o.peak_rate_kib_s > 0) {
+          o.peak_rate_kib_s *= std::exp2(-dt / kRateHalfLifeS);
+        }
       }
-      points.push_back(o.point);
       o.slope_kib_s = DemandSlope(points);
       o.peak_rate_kib_s = std::max(o.peak_rate_kib_s, o.slope_kib_s);
       o.above_waste = *g.unused_kib > params_.waste_kib ? o.above_waste + 1 : 0;
