@@ -57,6 +57,12 @@ MAX_MIB = 2048
 START_MIB = 512
 INTERVAL_S = 2
 FLOOR_MIB = 256          # default per-guest floor (guardrail G4)
+# What a lab guest whose workload has ended holds once reclaimed: its kernel
+# and userspace (~115 MiB), the MemFree its kernel keeps out of MemAvailable
+# (~70 MiB), the adaptive policy's burst headroom at a 2 s interval with
+# stats up to 1 s old (100 MiB + 96 MiB/s x 3.25 s = 412 MiB) and up to half
+# of that headroom's part above 270 MiB before a trim (71 MiB): 668 MiB.
+RECLAIMED_MIB = 700
 WASTE_MIB = 300          # waste threshold, for the waste score
 
 
@@ -675,7 +681,8 @@ def case_classic1(run):
     t_free = run.now()
     run.hog_stop(busy, "busy")
     reclaimed = run.wait_until(
-        lambda: (run.last(busy, "actual") or MAX_MIB) <= 600, timeout=60)
+        lambda: (run.last(busy, "actual") or MAX_MIB) <= RECLAIMED_MIB,
+        timeout=60)
     t_reclaimed = run.now()
     run.sleep(4)
     run.finish()
@@ -714,9 +721,10 @@ def case_classic1(run):
         run.check(low >= FLOOR_MIB - 8,
                   "%s: never below the %d MiB floor (lowest %.0f MiB)" %
                   (g, FLOOR_MIB, low))
-    run.check(reclaimed, "%s: memory reclaimed after the free: actual <= 600 "
+    run.check(reclaimed, "%s: memory reclaimed after the free: actual <= %d "
               "MiB within 60 s (%.0f MiB, after %.0f s)" %
-              (busy, run.last(busy, "actual") or -1, t_reclaimed - t_free))
+              (busy, RECLAIMED_MIB, run.last(busy, "actual") or -1,
+               t_reclaimed - t_free))
     check_budget(run, rows, budget, 4)
 
 
