@@ -798,7 +798,10 @@ class AdaptivePolicy : public Policy {
     std::sort(donors.begin(), donors.end(), [](const Donor& a, const Donor& b) {
       return a.view->unused - a.keep_kib > b.view->unused - b.keep_kib;
     });
-    // A guest has at most one shrink so far (a ceiling or a reclaim).
+    // A guest has at most one shrink so far (a ceiling or a reclaim). The
+    // keys view the names inside `shrinks`: the loop below appends at most
+    // one shrink per donor, and must never reallocate under them.
+    shrinks.reserve(shrinks.size() + donors.size());
     std::unordered_map<std::string_view, size_t> shrink_of;
     shrink_of.reserve(shrinks.size());
     for (size_t k = 0; k < shrinks.size(); ++k) {

@@ -138,9 +138,9 @@ double OraclePolicy::Needed(const GuestPlan& p, size_t k,
   // to the guest's next stop (a restart boots at its start size).
   const size_t act = Reach(tr, k, interval() + kSimStatsPeriodS + extra_s);
   const double climb_s = std::max(0.0, p.ceiling - p.actual) / rate;
-  const size_t last = std::min(
-      tr.size() - 1,
-      act + static_cast<size_t>(std::ceil(climb_s / tr.step_s)) + 1);
+  const size_t last =
+      std::min(tr.size() - 1,
+               act + static_cast<size_t>(std::ceil(climb_s / tr.step_s)) + 1);
   for (size_t u = act + 1; u <= last && tr.running[u]; ++u) {
     const double used = tr.used_mib[u];
     // What the guest needs at u, with the margin of the size it has then.
@@ -361,7 +361,8 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
   const int64_t starting_kib = CeilKib(starting);
   int64_t host_room = snapshot.host.free_kib - params_.host_min_free_kib -
                       pending_kib - starting_kib;
-  int64_t budget_room = std::numeric_limits<int64_t>::max();
+  // No budget: a room no sum of guest sizes reaches, with space to add to.
+  int64_t budget_room = std::numeric_limits<int64_t>::max() / 4;
   if (snapshot.guest_budget_kib) {
     int64_t actual_kib = 0;
     for (const GuestSample& g : snapshot.guests) actual_kib += g.actual_kib;
@@ -380,8 +381,7 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
       int64_t target_kib = std::max(CeilKib(want), g.actual_kib + kKibPerMib);
       target_kib = std::min(target_kib, g.ceiling_kib());
       const int64_t own_pending = std::max<int64_t>(0, cur_kib - g.actual_kib);
-      const int64_t room_kib =
-          std::min(host_room + own_pending, budget_room + own_pending);
+      const int64_t room_kib = std::min(host_room, budget_room) + own_pending;
       const int64_t grant =
           std::min(target_kib - g.actual_kib, std::max<int64_t>(0, room_kib));
       if (grant <= 0 || g.actual_kib + grant <= cur_kib) continue;
