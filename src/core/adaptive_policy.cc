@@ -130,7 +130,7 @@ struct Observation {
   int above_waste = 0;
   bool faulting = false;
   bool still_moving = true;
-  bool squeezed = false;  // set by Squeeze: the host took memory from it
+  bool squeezed_now = false;  // set by Squeeze: the host took memory now
 };
 
 // The command a guest was given this tick.
@@ -487,18 +487,17 @@ class AdaptivePolicy : public Policy {
         m.last_squeeze_tick &&
         (tick_ - *m.last_squeeze_tick <= kRecentTicks || short_last_tick_) &&
         !rising && !faulting;
-    const bool squeezed = v.squeezed;
     const int64_t floor = g.limits.floor_kib;
     const int64_t ceiling = std::max(g.ceiling_kib(), floor);
     if (actual > ceiling) {
       v.role = Role::kCeiling;
     } else if (v.from < floor) {
       v.role = Role::kFloor;
-    } else if ((v.starved || v.predicted) && v.from < ceiling && !squeezed) {
+    } else if ((v.starved || v.predicted) && v.from < ceiling && !v.squeezed) {
       v.role = Role::kGrow;
     } else if (rising && !v.moving && !v.starved) {
       v.role = Role::kLend;
-    } else if (v.moving || rising || (v.starved && !squeezed)) {
+    } else if (v.moving || rising || (v.starved && !v.squeezed)) {
       v.role = Role::kWait;
     } else {
       v.role = Role::kIdle;
@@ -814,7 +813,7 @@ class AdaptivePolicy : public Policy {
       const int64_t target = std::max(
           g.actual_kib - (d.view->unused - d.keep_kib), g.limits.floor_kib);
       if (g.actual_kib - target < kMinStepKib) continue;
-      d.view->seen.squeezed = true;
+      d.view->seen.squeezed_now = true;
       d.view->command = Command::kShrink;
       auto merged = shrink_of.find(g.name);
       if (merged != shrink_of.end()) {
@@ -851,7 +850,7 @@ class AdaptivePolicy : public Policy {
       m.slope_kib_s = o.slope_kib_s;
       m.peak_rate_kib_s = o.peak_rate_kib_s;
       m.above_waste = o.above_waste;
-      if (o.squeezed) m.last_squeeze_tick = tick_;
+      if (o.squeezed_now) m.last_squeeze_tick = tick_;
       m.seen = remembered_;
       ++kept;
       if (v.command == Command::kGrow) {
