@@ -506,12 +506,16 @@ class AdaptivePolicy : public Policy {
 
   // Headroom. Memory a guest takes between two decisions must already be
   // free in it, so every guest keeps
-  //   want = C + X + h*T + max(h - v, 0)*I
+  //   want = C + X + h*T + (1 - v/h)+ * max(R - h*T, 0)
   // where h = max(a prior of 96 MiB/s, the fastest growth seen on any guest
   // of the host, decayed with a 120 s half-life: guests of one host tend to
-  // run the same kind of work) and v its balloon speed once measured (a
-  // balloon slower than the growth falls behind for the next interval too;
-  // until a move shows its speed, the balloon is not taken to be slower). Below
+  // run the same kind of work), v its balloon speed once measured and
+  // R = ceiling - used the room its demand can still grow into. h*T is what
+  // a burst takes before growth decided next can arrive. A balloon slower
+  // than the burst falls further behind for as long as the burst lasts, and
+  // a burst lasts at most until demand meets the ceiling: the last term is
+  // what the balloon cannot deliver of that rest, h - v of every h. Until a
+  // move shows its speed, a balloon is not taken to be slower. Below
   // K0 = max(0.9 W, L + 16 MiB) holding memory costs nothing; the part above
   // K0 is held only as far as the host can spare it:
   //   keep = K0 + e * max(want - K0, 0),
@@ -524,10 +528,17 @@ class AdaptivePolicy : public Policy {
     for (const View& v : views) h = std::max(h, v.seen.peak_rate_kib_s);
     double wanted = 0, pool = static_cast<double>(host.available_kib);
     for (View& v : views) {
-      const double behind =
-          v.seen.speed_measured ? std::max(h - v.seen.speed_kib_s, 0.0) : 0.0;
-      const double want = static_cast<double>(v.critical + v.swapped) +
-                          h * v.reaction_s + behind * interval_s_;
+      const double ahead = h * v.reaction_s;
+      double behind = 0;
+      if (v.seen.speed_measured && v.seen.speed_kib_s < h) {
+        const GuestSample& g = *v.guest;
+        const int64_t ceiling = std::max(g.ceiling_kib(), g.limits.floor_kib);
+        const double used = static_cast<double>(g.actual_kib - v.free);
+        const double room = static_cast<double>(ceiling) - used - ahead;
+        behind = (1.0 - v.seen.speed_kib_s / h) * std::max(room, 0.0);
+      }
+      const double want =
+          static_cast<double>(v.critical + v.swapped) + ahead + behind;
       v.extra = Clamp0(Kib(want) - KeepLine(v));
       wanted += static_cast<double>(v.extra);
       pool += static_cast<double>(
