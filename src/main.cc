@@ -191,8 +191,8 @@ int RunDaemon(const std::optional<std::string>& config_path,
   if (!once) {
     auto started = PrometheusMetrics::Start(MetricsOptionsFromConfig(*config), &clock);
     if (!started.ok()) {
-      return Fail(kExitRuntime, "cannot serve metrics on " + config->web.listen +
-                                    ": " + started.status().message());
+      // The message names the address or the file at fault.
+      return Fail(kExitRuntime, started.status().message());
     }
     metrics = std::move(started.value());
     metrics->SetBuildInfo(kVersion, config->policy);
@@ -205,7 +205,8 @@ int RunDaemon(const std::optional<std::string>& config_path,
 
   Loop loop;
   Loop::Callbacks callbacks;
-  callbacks.tick = [&] { controller.Tick(); };
+  Status last_sample;
+  callbacks.tick = [&] { last_sample = controller.Tick().sample_status; };
   callbacks.interval_s = [&] { return controller.config().interval_s; };
   callbacks.reload = [&] {
     Result<Config> next = ResolveConfig(config_path, overrides);
@@ -239,6 +240,12 @@ int RunDaemon(const std::optional<std::string>& config_path,
   {
     SignalThread signals(&loop);
     loop.Run(callbacks, once);
+  }
+  // One tick that could not sample did nothing: --once failed.
+  if (once && !last_sample.ok()) {
+    return Fail(kExitRuntime,
+                "the tick could not sample the hypervisor: " +
+                    last_sample.message());
   }
   logger.Log(LogLevel::kInfo, "stopped");
   return 0;

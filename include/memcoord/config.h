@@ -95,6 +95,16 @@ struct Config {
 // Shell-style glob: '*', '?', and '[...]' classes.
 bool GlobMatch(std::string_view pattern, std::string_view text);
 
+// A web.listen address: [HOST]:PORT, or a bare PORT. An empty host means
+// every address; an IPv6 host keeps its brackets ("[::1]").
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+// InvalidArgument naming `listen` unless it is [HOST]:PORT or PORT with PORT
+// in 0-65535 (0: any free port) and any IPv6 host in brackets.
+Result<ListenAddress> ParseListen(std::string_view listen);
+
 }  // namespace memcoord
 
 #endif  // MEMCOORD_CONFIG_H_

@@ -117,21 +117,8 @@ void ReadOptional(const Fields& f, std::string_view key, std::optional<T>* out,
 }
 
 bool ValidListen(const std::string& s) {
-  // [HOST]:PORT, HOST optional (all addresses), IPv6 in brackets; a bare PORT
-  // as CivetWeb writes it is accepted too.
-  size_t colon = s.rfind(':');
-  std::string host = colon == std::string::npos ? "" : s.substr(0, colon);
-  std::string port = colon == std::string::npos ? s : s.substr(colon + 1);
-  if (port.empty() || port.size() > 5) return false;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-  }
-  int p = std::stoi(port);
-  if (p < 1 || p > 65535) return false;
-  if (!host.empty() && host.front() == '[') {
-    return host.size() > 2 && host.back() == ']';
-  }
-  return host.find_first_of(":[] ") == std::string::npos;
+  Result<ListenAddress> listen = ParseListen(s);
+  return listen.ok() && listen->port >= 1;
 }
 
 bool ValidConnect(const std::string& s) {

@@ -141,6 +141,12 @@ Status Config::Validate() const {
   if (host.guest_budget_mib && *host.guest_budget_mib <= 0) {
     return Status::InvalidArgument("host.guest_budget_mib must be > 0");
   }
+  if (Result<ListenAddress> listen = ParseListen(web.listen); !listen.ok()) {
+    return listen.status();
+  } else if (listen->port == 0) {
+    return Status::InvalidArgument("web.listen \"" + web.listen +
+                                   "\": port must be 1-65535");
+  }
   if (!(web.header_timeout_s > 0)) {
     return Status::InvalidArgument("web.header_timeout_s must be > 0");
   }
@@ -173,6 +179,35 @@ Status Config::Validate() const {
     }
   }
   return Status::Ok();
+}
+
+Result<ListenAddress> ParseListen(std::string_view listen) {
+  const std::string quoted = "web.listen \"" + std::string(listen) + "\"";
+  const size_t colon = listen.rfind(':');
+  const std::string_view host =
+      colon == std::string_view::npos ? std::string_view() : listen.substr(0, colon);
+  const std::string_view port =
+      colon == std::string_view::npos ? listen : listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos) {
+    return Status::InvalidArgument(
+        quoted + ": expected [HOST]:PORT or PORT, with PORT a number");
+  }
+  int number = 0;
+  for (char c : port) number = number * 10 + (c - '0');
+  if (number > 65535) {
+    return Status::InvalidArgument(quoted + ": port must be 0-65535");
+  }
+  if (!host.empty() && host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']' ||
+        host.find_first_of("[] ", 1) != host.size() - 1) {
+      return Status::InvalidArgument(quoted + ": bad IPv6 address");
+    }
+  } else if (host.find_first_of(":[] ") != std::string_view::npos) {
+    return Status::InvalidArgument(
+        quoted + ": write IPv6 addresses in brackets, as [::1]:9741");
+  }
+  return ListenAddress{std::string(host), number};
 }
 
 }  // namespace memcoord

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -351,8 +352,20 @@ Result<std::unique_ptr<Front>> Front::Listen(const FrontOptions& options) {
     sa->sin_family = AF_INET;
     sa->sin_port = htons(static_cast<uint16_t>(options.port));
     if (inet_pton(AF_INET, host.c_str(), &sa->sin_addr) != 1) {
-      return Status::InvalidArgument("web.listen host \"" + host +
-                                     "\" is not an IPv4 address");
+      // A name ("localhost"): its first IPv4 address.
+      addrinfo hints{};
+      hints.ai_family = AF_INET;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+      if (rc != 0 || found == nullptr) {
+        return Status::InvalidArgument(
+            "web.listen host \"" + host +
+            "\" is neither an IPv4 address nor a name with one: " +
+            gai_strerror(rc));
+      }
+      sa->sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+      freeaddrinfo(found);
     }
     addr_len = sizeof(sockaddr_in);
   }
@@ -368,6 +381,11 @@ Result<std::unique_ptr<Front>> Front::Listen(const FrontOptions& options) {
       listen(fd, SOMAXCONN) != 0) {
     const int e = errno;
     close(fd);
+    if (e == EADDRINUSE) {
+      return Status::Unavailable(
+          "address in use: another process listens on port " +
+          std::to_string(options.port) + " (" + Errno(e) + ")");
+    }
     return Status::Unavailable(Errno(e));
   }
   sockaddr_storage bound{};

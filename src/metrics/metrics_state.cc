@@ -285,7 +285,9 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
   if (v.last_cycle_end_s) {
     MetricFamily f =
         Family("memcoord_last_cycle_timestamp_seconds",
-               "Clock time when the last cycle finished.", MetricType::Gauge);
+               "Clock time when the last cycle that sampled the hypervisor "
+               "finished.",
+               MetricType::Gauge);
     AddGauge(f, {}, *v.last_cycle_end_s);
     emit(f);
   }
@@ -298,7 +300,9 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
   }
   if (v.health) {
     MetricFamily up =
-        Family("memcoord_libvirt_up", "1 while connected to the hypervisor.",
+        Family("memcoord_libvirt_up",
+               "1 while the hypervisor answers: connected, and the last "
+               "cycle's sample succeeded.",
                MetricType::Gauge);
     AddGauge(up, {}, v.health->up ? 1 : 0);
     emit(up);
@@ -401,7 +405,6 @@ void MetricsState::Record(const TickReport& report,
     }
   }
   last_time_s_ = report.time_s;
-  last_cycle_end_s_ = report.time_s + report.duration_s;
   health_ = health;
   dry_run_ = report.dry_run;
   if (!report.policy.empty()) report_policy_ = report.policy;
@@ -413,9 +416,13 @@ void MetricsState::Record(const TickReport& report,
   if (!report.sample_status.ok()) {
     // Nothing below the snapshot is meaningful; the guests are not known to
     // be gone, so their last values stay (stats_age tells how old they are).
+    // The hypervisor did not answer, and the tick decided nothing: it is
+    // not a cycle for the last-cycle timestamp.
     ++sample_errors_;
+    health_->up = false;
     return;
   }
+  last_cycle_end_s_ = report.time_s + report.duration_s;
   RecordSample(report);
   RecordResults(report);
 }

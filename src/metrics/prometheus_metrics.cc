@@ -105,34 +105,6 @@ class Exposition {
 };
 
 // Splits "[host]:port" after ListeningPortsOption() accepted it.
-std::pair<std::string, int> HostAndPort(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  return {listen.substr(0, colon), std::stoi(listen.substr(colon + 1))};
-}
-
-// ":9741" -> "9741", "127.0.0.1:0" -> "127.0.0.1:0", "[::1]:80" -> "[::1]:80".
-Result<std::string> ListeningPortsOption(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::InvalidArgument("web.listen \"" + listen +
-                                   "\": expected [host]:port");
-  }
-  const std::string host = listen.substr(0, colon);
-  const std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
-    return Status::InvalidArgument("web.listen \"" + listen +
-                                   "\": bad port \"" + port + "\"");
-  }
-  if (host.find(':') != std::string::npos &&
-      !(host.front() == '[' && host.back() == ']')) {
-    return Status::InvalidArgument("web.listen \"" + listen +
-                                   "\": write IPv6 addresses as [addr]:port");
-  }
-  return host.empty() ? port : host + ":" + port;
-}
-
 std::string FormatSeconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f", s);
@@ -182,7 +154,16 @@ class PrometheusMetrics::Impl {
       // Out of memory while copying the tick: the loop must go on, and
       // scrapes keep the previous snapshot.
     }
-    last_tick_s_.store(clock_->NowSeconds());
+    // Only a tick that sampled the hypervisor counts for health: one that
+    // could not decided nothing.
+    if (report.sample_status.ok()) {
+      last_tick_s_.store(clock_->NowSeconds());
+      sample_failing_.store(false);
+    } else {
+      std::lock_guard<std::mutex> lock(sample_error_mu_);
+      sample_error_ = report.sample_status.message();
+      sample_failing_.store(true);
+    }
   }
 
   void SetBuildInfo(std::string version, std::string policy) {
@@ -341,7 +322,10 @@ class PrometheusMetrics::Impl {
   std::shared_ptr<Exposition> current_;  // guarded by current_mu_
 
   double start_s_ = 0;
-  std::atomic<double> last_tick_s_;  // NaN until the first Record
+  std::atomic<double> last_tick_s_;  // NaN until the first sampled tick
+  std::atomic<bool> sample_failing_{false};  // the last tick's sample failed
+  mutable std::mutex sample_error_mu_;
+  std::string sample_error_;  // its error; guarded by sample_error_mu_
   std::atomic<double> interval_s_;
 
   std::thread renderer_;
@@ -363,8 +347,8 @@ Status PrometheusMetrics::Impl::StartServer() {
     if (!auth.ok()) return auth.status();
     auth_ = std::move(auth).value();
   }
-  Result<std::string> ports = ListeningPortsOption(options_.listen);
-  if (!ports.ok()) return ports.status();
+  Result<ListenAddress> listen = ParseListen(options_.listen);
+  if (!listen.ok()) return listen.status();
   if (options_.http_threads < 1) {
     return Status::InvalidArgument("http_threads must be at least 1");
   }
@@ -374,24 +358,23 @@ Status PrometheusMetrics::Impl::StartServer() {
   // running; CivetWeb serves plain HTTP on a private loopback port and sees
   // only the requests the front has read in full.
   {
-    auto [host, port] = HostAndPort(options_.listen);
     metrics_internal::FrontOptions front;
     front.cert_file = options_.tls_cert_file;
     front.key_file = options_.tls_key_file;
-    front.host = host;
-    front.port = port;
+    front.host = listen->host;
+    front.port = listen->port;
     front.max_connections = options_.max_connections;
     front.max_connections_per_peer = options_.max_connections_per_peer;
     front.header_timeout_s = options_.header_timeout_s;
     front.keepalive_timeout_s = options_.keepalive_timeout_s;
     Result<std::unique_ptr<Front>> listening = Front::Listen(front);
     if (!listening.ok()) {
-      if (listening.status().code() == Status::Code::kUnavailable) {
-        return Status::Unavailable("cannot serve metrics on " +
-                                   options_.listen + ": " +
-                                   listening.status().message());
-      }
-      return listening.status();
+      const Status& failed = listening.status();
+      const std::string what =
+          "cannot serve metrics on " + options_.listen + ": " + failed.message();
+      return failed.code() == Status::Code::kUnavailable
+                 ? Status::Unavailable(what)
+                 : Status::InvalidArgument(what);
     }
     front_ = std::move(listening).value();
   }
@@ -462,7 +445,7 @@ Status PrometheusMetrics::Impl::StartServer() {
   ctx_ = mg_start2(&init, &error);
   if (ctx_ == nullptr) {
     return Status::Unavailable("cannot serve metrics on " + options_.listen +
-                               ": " + error_text);
+                               ": cannot start the HTTP server: " + error_text);
   }
   const std::vector<int> backend = HttpPorts();
   if (backend.size() != 1) {
@@ -520,23 +503,30 @@ std::pair<int, std::string> PrometheusMetrics::Impl::Health() const {
   const double interval = interval_s_.load();
   const double limit = 3 * interval;
   const double last = last_tick_s_.load();
+  // Why the ticks since the last good one did not count.
+  std::string failing;
+  if (sample_failing_.load()) {
+    std::lock_guard<std::mutex> lock(sample_error_mu_);
+    failing = "; sampling the hypervisor fails: " + sample_error_;
+  }
   if (std::isnan(last)) {
     const double up = now - start_s_;
     if (up < limit) {
       return {200, "ok: starting, no tick yet (" + FormatSeconds(up) +
-                       " s since start)\n"};
+                       " s since start)" + failing + "\n"};
     }
     return {503, "unhealthy: no tick in " + FormatSeconds(up) +
                      " s since start (limit 3 x " + FormatSeconds(interval) +
-                     " s interval)\n"};
+                     " s interval)" + failing + "\n"};
   }
   const double age = now - last;
   if (age < limit) {
-    return {200, "ok: last tick " + FormatSeconds(age) + " s ago\n"};
+    return {200,
+            "ok: last tick " + FormatSeconds(age) + " s ago" + failing + "\n"};
   }
   return {503, "unhealthy: last tick " + FormatSeconds(age) +
                    " s ago, more than 3 x " + FormatSeconds(interval) +
-                   " s interval\n"};
+                   " s interval" + failing + "\n"};
 }
 
 namespace {

@@ -554,6 +554,32 @@ TEST(MetricsTest, KeepsLastGuestValuesWhenTheSampleFails) {
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
 }
 
+TEST(MetricsTest, AFailedSampleIsNotACycleEvenWhileConnected) {
+  // Connected, but the sample fails every tick (a driver without node
+  // memory stats): libvirt is not "up" and no cycle has ended.
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.duration_s = 0.5;
+  s.metrics->Record(r, Healthy());
+  ASSERT_EQ(s.Scrape().Value("memcoord_last_cycle_timestamp_seconds"), 100.5);
+
+  TickReport failed;
+  failed.time_s = 102;
+  failed.sample_status = Status::Unavailable("no node memory stats");
+  s.metrics->Record(failed, Healthy());
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
+  EXPECT_EQ(p.Value("memcoord_last_cycle_timestamp_seconds"), 100.5);
+  EXPECT_EQ(p.Value("memcoord_sample_errors_total"), 1);
+
+  r.time_s = 104;
+  s.metrics->Record(r, Healthy());
+  p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_libvirt_up"), 1);
+  EXPECT_EQ(p.Value("memcoord_last_cycle_timestamp_seconds"), 104.5);
+}
+
 TEST(MetricsTest, SerializeReturnsWhatTheEndpointServes) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
@@ -642,6 +668,48 @@ TEST(HealthzTest, OkWhileTicksAreFreshElse503) {
   EXPECT_EQ(HttpGet(s.port, "/healthz").status, 200);
 }
 
+TEST(HealthzTest, TicksWhoseSampleFailsDoNotCount) {
+  ManualClock clock(1000);
+  MetricsOptions options;
+  options.interval_s = 2;
+  Server s = StartLocal(&clock, options);
+  TickReport failed;
+  failed.sample_status = Status::Unavailable("no node memory stats");
+
+  // Failing from the start: every tick ran, none counts.
+  for (int i = 0; i < 4; ++i) {
+    clock.Advance(2);
+    failed.time_s = clock.NowSeconds();
+    s.metrics->Record(failed, Healthy());
+  }
+  HttpResponse r = HttpGet(s.port, "/healthz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body,
+            "unhealthy: no tick in 8.0 s since start (limit 3 x 2.0 s "
+            "interval); sampling the hypervisor fails: no node memory "
+            "stats\n");
+
+  // One good tick, then failures again: healthy for three intervals after
+  // the good one, saying what fails, then 503.
+  s.metrics->Record(Report(clock.NowSeconds()), Healthy());
+  EXPECT_EQ(HttpGet(s.port, "/healthz").body, "ok: last tick 0.0 s ago\n");
+  clock.Advance(2);
+  failed.time_s = clock.NowSeconds();
+  s.metrics->Record(failed, Healthy());
+  r = HttpGet(s.port, "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            "ok: last tick 2.0 s ago; sampling the hypervisor fails: no "
+            "node memory stats\n");
+  clock.Advance(4.5);
+  s.metrics->Record(failed, Healthy());
+  r = HttpGet(s.port, "/healthz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("unhealthy: last tick 6.5 s ago"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("no node memory stats"), std::string::npos) << r.body;
+}
+
 TEST(HttpTest, UnknownPathIs404) {
   ManualClock clock(0);
   Server s = StartLocal(&clock);
@@ -693,13 +761,16 @@ TEST(HttpTest, StartFailsWhenThePortIsInUse) {
   auto second = PrometheusMetrics::Start(options, &clock);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Status::Code::kUnavailable);
-  EXPECT_NE(second.status().message().find(options.listen), std::string::npos);
+  EXPECT_EQ(second.status().message(),
+            "cannot serve metrics on " + options.listen +
+                ": address in use: another process listens on port " +
+                std::to_string(first.port) + " (Address already in use)");
 }
 
 TEST(HttpTest, StartRejectsBadListenAddresses) {
   ManualClock clock(0);
-  for (const char* listen : {"9741", "127.0.0.1:", "127.0.0.1:http",
-                             "127.0.0.1:99999", "::1:9741"}) {
+  for (const char* listen : {"127.0.0.1:", "127.0.0.1:http", "127.0.0.1:99999",
+                             "::1:9741"}) {
     MetricsOptions options;
     options.listen = listen;
     auto m = PrometheusMetrics::Start(options, &clock);
