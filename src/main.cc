@@ -167,6 +167,16 @@ int RunDaemon(const std::optional<std::string>& config_path,
               const Overrides& overrides, bool once, bool check_config) {
   Result<Config> config = ResolveConfig(config_path, overrides);
   if (!config.ok()) return Fail(kExitUsage, config.status().message());
+  // The files web: names are configuration too: a missing certificate or
+  // auth file is found here, by --check-config as well, and exits 2.
+  if (!once) {
+    Status web = PrometheusMetrics::Check(MetricsOptionsFromConfig(*config));
+    if (!web.ok()) {
+      return Fail(web.code() == Status::Code::kInvalidArgument ? kExitUsage
+                                                               : kExitRuntime,
+                  web.message());
+    }
+  }
   if (check_config) {
     std::cout << DumpConfig(*config);
     return 0;

@@ -141,6 +141,11 @@ class PrometheusMetrics : public MetricsSink {
   // tick age use it.
   static Result<std::unique_ptr<PrometheusMetrics>> Start(
       const MetricsOptions& options, const Clock* clock);
+  // What Start() checks before it binds anything: the listen address, the
+  // TLS certificate and key (loaded and matched), the basic auth file
+  // (read and parsed). kInvalidArgument naming the key or file at fault:
+  // these are configuration errors, which a restart cannot mend.
+  static Status Check(const MetricsOptions& options);
   // Stops the server; waits for scrapes in flight.
   ~PrometheusMetrics() override;
   PrometheusMetrics(const PrometheusMetrics&) = delete;

@@ -78,7 +78,7 @@ std::optional<std::string> Base64Decode(std::string_view in) {
 Result<BasicAuth> BasicAuth::Load(const std::string& path) {
   std::ifstream file(path);
   if (!file) {
-    return Status::InvalidArgument("basic auth file " + path +
+    return Status::InvalidArgument("web.basic_auth_file " + path +
                                    ": cannot be read");
   }
   std::stringstream contents;

@@ -299,6 +299,12 @@ class Front::Connections {
   }
 };
 
+Status Front::CheckTls(const std::string& cert_file,
+                       const std::string& key_file) {
+  Result<CtxPtr> made = MakeContext(cert_file, key_file);
+  return made.ok() ? Status::Ok() : made.status();
+}
+
 Result<std::unique_ptr<Front>> Front::Listen(const FrontOptions& options) {
   if (options.max_connections < 1) {
     return Status::InvalidArgument(

@@ -89,6 +89,10 @@ class Front {
   // Loads the certificate and key (with TLS) and binds the public socket;
   // serves nothing until Run().
   static Result<std::unique_ptr<Front>> Listen(const FrontOptions& options);
+  // What Listen() checks of the certificate and key, binding nothing:
+  // kInvalidArgument naming the file and OpenSSL's reason.
+  static Status CheckTls(const std::string& cert_file,
+                         const std::string& key_file);
   ~Front();
   Front(const Front&) = delete;
   Front& operator=(const Front&) = delete;

@@ -337,21 +337,37 @@ class PrometheusMetrics::Impl {
   std::atomic<uint64_t> renders_{0};
 };
 
-Status PrometheusMetrics::Impl::StartServer() {
-  if (options_.tls_cert_file.has_value() != options_.tls_key_file.has_value()) {
+Status PrometheusMetrics::Check(const MetricsOptions& options) {
+  if (Result<ListenAddress> listen = ParseListen(options.listen); !listen.ok()) {
+    return listen.status();
+  }
+  if (options.tls_cert_file.has_value() != options.tls_key_file.has_value()) {
     return Status::InvalidArgument(
         "web.tls_cert_file and web.tls_key_file must be given together");
   }
+  if (options.tls_cert_file) {
+    Status tls = Front::CheckTls(*options.tls_cert_file, *options.tls_key_file);
+    if (!tls.ok()) return tls;
+  }
+  if (options.basic_auth_file) {
+    Result<BasicAuth> auth = BasicAuth::Load(*options.basic_auth_file);
+    if (!auth.ok()) return auth.status();
+  }
+  if (options.http_threads < 1) {
+    return Status::InvalidArgument("http_threads must be at least 1");
+  }
+  return Status::Ok();
+}
+
+Status PrometheusMetrics::Impl::StartServer() {
+  Status checked = PrometheusMetrics::Check(options_);
+  if (!checked.ok()) return checked;
   if (options_.basic_auth_file) {
     Result<BasicAuth> auth = BasicAuth::Load(*options_.basic_auth_file);
     if (!auth.ok()) return auth.status();
     auth_ = std::move(auth).value();
   }
   Result<ListenAddress> listen = ParseListen(options_.listen);
-  if (!listen.ok()) return listen.status();
-  if (options_.http_threads < 1) {
-    return Status::InvalidArgument("http_threads must be at least 1");
-  }
 
   // The public socket is the front's, bound before CivetWeb starts so that
   // a bad certificate or a port in use fails Start() with nothing left

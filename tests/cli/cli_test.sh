@@ -137,6 +137,20 @@ printf 'web: {listen: "[::1"}\n' >"$tmp/listen.yaml"
 check listen-bad-file 2 "$bin" --check-config --config "$tmp/listen.yaml"
 expect_output listen-bad-file "listen"
 
+# Files that web: names are configuration: a missing one is found by
+# --check-config and stops a start with exit 2 (a restart cannot mend it).
+printf 'web:\n  tls_cert_file: %s/no-cert.pem\n  tls_key_file: %s/no-key.pem\n' "$tmp" "$tmp" >"$tmp/tls.yaml"
+check tls-missing-check 2 "$bin" --check-config --config "$tmp/tls.yaml"
+expect_output tls-missing-check "web.tls_cert_file $tmp/no-cert.pem"
+printf 'web:\n  basic_auth_file: %s/no-users\n' "$tmp" >"$tmp/auth.yaml"
+check auth-missing-check 2 "$bin" --check-config --config "$tmp/auth.yaml"
+expect_output auth-missing-check "web.basic_auth_file $tmp/no-users: cannot be read"
+check auth-missing-start 2 "$bin" --config "$tmp/auth.yaml" --connect "sim:$scenarios/classic-1-one-busy.yaml"
+expect_lines auth-missing-start 1
+printf 'alice\n' >"$tmp/users"
+printf 'web:\n  basic_auth_file: %s/users\n' "$tmp" >"$tmp/auth-bad.yaml"
+check auth-bad-check 2 "$bin" --check-config --config "$tmp/auth-bad.yaml"
+
 # A port another process holds: exit 1, one line that says so once.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -c 'import socket, sys, time
