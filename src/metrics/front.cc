@@ -675,7 +675,9 @@ void Front::Serve(Connection* conn) {
   for (;;) {
     // --- Frame the next request, holding no server connection.
     conn->busy.store(false);
-    conn->idle_since_ns.store(Nanos(SteadyClock::now()));
+    // A new connection has been idle since its accept (the accept loop set
+    // that), however late this thread started: eviction goes by age.
+    if (!first) conn->idle_since_ns.store(Nanos(SteadyClock::now()));
     SteadyClock::time_point deadline;
     bool header_started = first || in_len > 0;
     if (first) {
