@@ -33,6 +33,11 @@ class Policy {
   virtual std::string_view name() const = 0;
   // Guests without stats, or with limits.managed == false, get no action.
   virtual Plan Decide(const Snapshot& snapshot) = 0;
+  // The guest's class as this policy judges it, on the signal and lines its
+  // decisions use (memcoord_domain_class and the starving alert show it).
+  // The default is Classify(guest, params) below.
+  virtual GuestClass Classify(const GuestSample& guest,
+                              const PolicyParams& params) const;
 };
 
 // "seed", "adaptive", "mom", "proxmox". The oracle (oracle_policy.h) is not
@@ -49,6 +54,7 @@ inline constexpr std::string_view kOraclePolicyName = "oracle";
 std::string OracleRefusal();
 
 // Starved: unused <= starvation; wasteful: unused >= waste; unknown: no stats.
+// The signal and lines of seed, mom and proxmox.
 GuestClass Classify(const GuestSample& guest, const PolicyParams& params);
 
 }  // namespace memcoord

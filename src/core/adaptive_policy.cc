@@ -322,6 +322,21 @@ class AdaptivePolicy : public Policy {
       : params_(params), interval_s_(std::max(params.interval_s, 0.1)) {}
   std::string_view name() const override { return "adaptive"; }
 
+  // Starved at F <= L (F usable when reported, else unused; L the line that
+  // scales with the guest), wasteful when unused passes the waste line: what
+  // Assess and Reclaim judge by.
+  GuestClass Classify(const GuestSample& g,
+                      const PolicyParams& /*params*/) const override {
+    if (!g.has_stats()) return GuestClass::kUnknown;
+    const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
+    const int64_t line =
+        std::max<int64_t>(params_.starvation_kib,
+                          Kib(kLineFraction * static_cast<double>(g.actual_kib)));
+    if (free <= line) return GuestClass::kStarved;
+    if (*g.unused_kib >= params_.waste_kib) return GuestClass::kWasteful;
+    return GuestClass::kOk;
+  }
+
   Plan Decide(const Snapshot& snapshot) override {
     ++tick_;
     const HostView host = AssessHost(snapshot);

@@ -190,8 +190,10 @@ TickReport Controller::Tick() {
     // Samples usually come sorted by name; the hint makes each insertion
     // constant time then, and costs nothing otherwise.
     for (const GuestSample& g : snap.guests) {
-      report.classes.insert_or_assign(report.classes.end(), g.name,
-                                      Classify(g, report.params));
+      report.classes.insert_or_assign(
+          report.classes.end(), g.name,
+          policy_ ? policy_->Classify(g, report.params)
+                  : Classify(g, report.params));
     }
 
     if (policy_) report.proposed = policy_->Decide(snap);

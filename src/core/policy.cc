@@ -33,6 +33,11 @@ std::string OracleRefusal() {
          "daemon runs seed, adaptive, mom or proxmox";
 }
 
+GuestClass Policy::Classify(const GuestSample& guest,
+                            const PolicyParams& params) const {
+  return memcoord::Classify(guest, params);
+}
+
 GuestClass Classify(const GuestSample& guest, const PolicyParams& params) {
   if (!guest.has_stats()) return GuestClass::kUnknown;
   if (*guest.unused_kib <= params.starvation_kib) return GuestClass::kStarved;

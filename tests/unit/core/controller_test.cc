@@ -54,6 +54,28 @@ TEST_F(ControllerTest, SetsGuardedTargetsAndRecordsTheTick) {
   EXPECT_EQ(log_.Count("domain a: 1024 MiB -> 1474 MiB (starved)"), 1);
 }
 
+TEST_F(ControllerTest, ClassesAreTheActivePolicysJudgement) {
+  // 20 MiB unused but 800 MiB usable (page cache): seed judges MemFree and
+  // calls it starved; adaptive judges usable memory and leaves it ok. A
+  // 4096 MiB guest with 200 MiB usable is under adaptive's line (6 % of
+  // actual, 245 MiB) but above seed's 150 MiB.
+  GuestSample cached = Guest("cached", 1024, 20, 2048, 100);
+  cached.usable_kib = MibToKib(800);
+  GuestSample big = Guest("big", 4096, 200, 8192, 100);
+  hv_.snapshot = Snap({big, cached}, 8192, 32768, 100);
+  config_.dry_run = true;
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  TickReport r = controller_.Tick();
+  EXPECT_EQ(r.classes.at("cached"), GuestClass::kStarved);
+  EXPECT_EQ(r.classes.at("big"), GuestClass::kOk);
+
+  config_.policy = "adaptive";
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  r = controller_.Tick();
+  EXPECT_EQ(r.classes.at("cached"), GuestClass::kOk);
+  EXPECT_EQ(r.classes.at("big"), GuestClass::kStarved);
+}
+
 TEST_F(ControllerTest, DryRunPlansButSendsNothing) {
   config_.dry_run = true;
   ASSERT_TRUE(controller_.Configure(config_).ok());
