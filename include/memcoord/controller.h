@@ -15,6 +15,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,8 @@ class Controller {
     bool stale = false;
     bool set_failing = false;
     bool seen = false;
+    // The last dry-run action logged: the same plan is not logged again.
+    std::optional<Action> planned;
   };
   void Adopt(const Config& config);
   void NoteGuestStates(const Snapshot& snapshot, double stale_after_s);

@@ -41,6 +41,13 @@ class Hypervisor {
   // ticks from the controller's thread.
   using DomainFilter = std::function<bool(std::string_view domain)>;
   virtual void SetDomainFilter(DomainFilter filter) { (void)filter; }
+  // Which guests a hypervisor may change on its own initiative (turning on
+  // the balloon statistics period): none in dry-run, never an unmanaged one.
+  // `metadata` is the guest's own settings, as Sample() reports them. Empty:
+  // every guest. Called between ticks from the controller's thread.
+  using CommandFilter = std::function<bool(std::string_view domain,
+                                           const DomainSettings& metadata)>;
+  virtual void SetCommandFilter(CommandFilter filter) { (void)filter; }
 };
 
 }  // namespace memcoord

@@ -78,6 +78,7 @@ class LibvirtHypervisor : public Hypervisor {
   // Guests the filter rejects are left out of Sample() and cost no call
   // beyond their share of the one bulk stats call.
   void SetDomainFilter(DomainFilter filter) override;
+  void SetCommandFilter(CommandFilter filter) override;
 
   // The URI this instance connects to.
   const std::string& uri() const;

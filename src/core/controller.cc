@@ -95,6 +95,10 @@ void Controller::Adopt(const Config& config) {
   // outlive this one.
   hypervisor_->SetDomainFilter(
       [config](std::string_view name) { return config.Includes(name); });
+  hypervisor_->SetCommandFilter(
+      [config](std::string_view name, const DomainSettings& metadata) {
+        return !config.dry_run && config.LimitsFor(name, metadata).managed;
+      });
 }
 
 void Controller::NoteGuestStates(const Snapshot& snapshot,
@@ -208,8 +212,15 @@ TickReport Controller::Tick() {
                                " (" + std::string(ReasonName(a.reason)) + ")";
       GuestMemo& m = memo_[a.domain];
       if (config_.dry_run) {
-        logger_->Log(LogLevel::kInfo, line + " [dry-run, not sent]");
+        // The guest does not move in dry-run, so the same plan comes back
+        // every tick: it is logged when it changes.
+        if (!m.planned || m.planned->target_kib != a.target_kib ||
+            m.planned->reason != a.reason) {
+          logger_->Log(LogLevel::kInfo, line + " [dry-run, not sent]");
+          m.planned = a;
+        }
       } else {
+        m.planned.reset();
         r.status = hypervisor_->SetTarget(a.domain, a.target_kib);
         r.sent = true;
         if (r.status.ok()) {

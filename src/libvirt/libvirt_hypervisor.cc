@@ -231,6 +231,11 @@ class LibvirtHypervisor::Impl {
     filter_ = std::move(filter);
   }
 
+  void SetCommandFilter(Hypervisor::CommandFilter filter) {
+    std::lock_guard<std::mutex> lock(mu_);
+    command_filter_ = std::move(filter);
+  }
+
   Result<Snapshot> Sample() {
     std::lock_guard<std::mutex> lock(mu_);
     const double now = clock_->NowSeconds();
@@ -601,7 +606,10 @@ class LibvirtHypervisor::Impl {
     NoteStats(name, st, *g, dropped);
 
     if (st.metadata_needed) ReadMetadata(name, st);
-    if (!g->has_stats() && dropped.empty() && !st.period_tried) {
+    // Untried while the guest may not be changed (dry-run, unmanaged): a
+    // reload that allows it tries then.
+    if (!g->has_stats() && dropped.empty() && !st.period_tried &&
+        (!command_filter_ || command_filter_(name, st.settings))) {
       SetStatsPeriod(name, st);
     }
     g->metadata = st.settings;
@@ -695,7 +703,8 @@ class LibvirtHypervisor::Impl {
                              std::to_string(options_.stats_period_s) + " s");
   }
 
-  Hypervisor::DomainFilter filter_;  // guarded by mu_
+  Hypervisor::DomainFilter filter_;          // guarded by mu_
+  Hypervisor::CommandFilter command_filter_;  // guarded by mu_
   const std::string uri_;
   const Clock* const clock_;
   Logger* const logger_;
@@ -752,6 +761,10 @@ HypervisorHealth LibvirtHypervisor::Health() const { return impl_->Health(); }
 
 void LibvirtHypervisor::SetDomainFilter(DomainFilter filter) {
   impl_->SetDomainFilter(std::move(filter));
+}
+
+void LibvirtHypervisor::SetCommandFilter(CommandFilter filter) {
+  impl_->SetCommandFilter(std::move(filter));
 }
 
 const std::string& LibvirtHypervisor::uri() const { return impl_->uri(); }

@@ -210,26 +210,37 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
     static constexpr const char* kDirections[] = {"grow", "shrink"};
     MetricFamily actions =
         Family("memcoord_balloon_actions_total",
-               "Balloon commands sent successfully (planned ones in dry-run).",
-               MetricType::Counter, n);
+               "Balloon commands sent successfully.", MetricType::Counter, n);
+    MetricFamily planned = Family(
+        "memcoord_balloon_planned_actions_total",
+        "Balloon commands planned in dry-run, and not sent.",
+        MetricType::Counter);
     for (size_t i = 0; i < n; ++i) {
       for (int d = 0; d < 2; ++d) {
         for (int r : kReasonOrder) {
-          const double count = v.rows[i].actions[d][r];
-          if (count == 0) continue;
-          AddCounter(
-              actions,
-              {{"direction", kDirections[d]},
-               {"domain", names[i]},
-               {"reason", std::string(ReasonName(static_cast<Reason>(r)))}},
-              count);
+          const std::string reason(ReasonName(static_cast<Reason>(r)));
+          if (const double count = v.rows[i].actions[d][r]; count != 0) {
+            AddCounter(actions,
+                       {{"direction", kDirections[d]},
+                        {"domain", names[i]},
+                        {"reason", reason}},
+                       count);
+          }
+          if (const double count = v.rows[i].planned[d][r]; count != 0) {
+            AddCounter(planned,
+                       {{"direction", kDirections[d]},
+                        {"domain", names[i]},
+                        {"reason", reason}},
+                       count);
+          }
         }
       }
     }
     emit(actions);
+    emit(planned);
     MetricFamily moved = Family(
         "memcoord_balloon_moved_bytes_total",
-        "Sum of balloon target changes sent successfully (planned in dry-run).",
+        "Sum of balloon target changes sent successfully.",
         MetricType::Counter, n * 2);
     for (size_t i = 0; i < n; ++i) {
       AddCounter(moved, {{"direction", "grow"}, {"domain", names[i]}},
@@ -534,12 +545,15 @@ void MetricsState::RecordResults(const TickReport& report) {
       ++row.errors;
       continue;
     }
-    // A dry-run action counts as done: it is what would have been done.
-    if (!r.sent && !report.dry_run) continue;
     const int64_t delta = r.action.delta_kib();
     if (delta == 0) continue;
     const int reason = static_cast<int>(r.action.reason);
     if (reason < 0 || reason >= kReasonCount) continue;
+    // A dry-run action is planned, not done.
+    if (!r.sent) {
+      if (report.dry_run) row.planned[delta > 0 ? 0 : 1][reason] += 1;
+      continue;
+    }
     row.actions[delta > 0 ? 0 : 1][reason] += 1;
     if (delta > 0) {
       row.grown_bytes += Bytes(delta);

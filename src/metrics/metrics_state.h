@@ -80,6 +80,8 @@ struct GuestRow {
   // Action counts by [direction: 0 grow, 1 shrink][Reason]; a zero count has
   // no series.
   std::array<std::array<double, kReasonCount>, 2> actions{};
+  // The same for actions planned in dry-run (never sent).
+  std::array<std::array<double, kReasonCount>, 2> planned{};
   double grown_bytes = 0;
   double shrunk_bytes = 0;
   double errors = 0;

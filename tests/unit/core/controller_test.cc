@@ -86,6 +86,39 @@ TEST_F(ControllerTest, DryRunPlansButSendsNothing) {
   EXPECT_FALSE(r.results[0].sent);
   EXPECT_TRUE(r.dry_run);
   EXPECT_EQ(log_.Count("[dry-run, not sent]"), 1);
+
+  // Nothing moved, so the same plan comes back: planned again, not logged
+  // again. A different plan is logged.
+  clock_.Advance(2);
+  hv_.snapshot = Snap({Guest("a", 1024, 100, 2048, 102)}, 4096, 16384, 102);
+  r = controller_.Tick();
+  ASSERT_EQ(r.results.size(), 1u);
+  EXPECT_FALSE(r.results[0].sent);
+  EXPECT_EQ(log_.Count("[dry-run, not sent]"), 1);
+  clock_.Advance(2);
+  // Its size changed under us (another tool): a new plan, logged.
+  hv_.snapshot = Snap({Guest("a", 1124, 100, 2048, 104)}, 4096, 16384, 104);
+  r = controller_.Tick();
+  ASSERT_EQ(r.results.size(), 1u);
+  EXPECT_EQ(log_.Count("[dry-run, not sent]"), 2);
+  EXPECT_TRUE(hv_.sets.empty());
+}
+
+TEST_F(ControllerTest, TheHypervisorMayChangeOnlyManagedGuestsOutsideDryRun) {
+  // The command filter decides whether the hypervisor may turn on a guest's
+  // statistics period: never in dry-run, never for an unmanaged guest.
+  ASSERT_TRUE(hv_.command_filter);
+  DomainSettings unmanaged;
+  unmanaged.managed = false;
+  EXPECT_TRUE(hv_.command_filter("a", DomainSettings{}));
+  EXPECT_FALSE(hv_.command_filter("a", unmanaged));
+  config_.domains.overrides.push_back({"db-*", unmanaged});
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  EXPECT_FALSE(hv_.command_filter("db-1", DomainSettings{}));
+  EXPECT_TRUE(hv_.command_filter("web-1", DomainSettings{}));
+  config_.dry_run = true;
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  EXPECT_FALSE(hv_.command_filter("web-1", DomainSettings{}));
 }
 
 TEST_F(ControllerTest, FailedSampleSetsNothingAndLogsOnce) {

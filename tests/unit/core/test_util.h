@@ -62,6 +62,9 @@ class FakeHypervisor : public Hypervisor {
   }
   HypervisorHealth Health() const override { return {}; }
   void SetDomainFilter(DomainFilter f) override { filter = std::move(f); }
+  void SetCommandFilter(CommandFilter f) override {
+    command_filter = std::move(f);
+  }
 
   Snapshot snapshot;
   Status sample_status;
@@ -69,6 +72,7 @@ class FakeHypervisor : public Hypervisor {
   std::vector<std::pair<std::string, int64_t>> sets;
   int samples = 0;
   DomainFilter filter;
+  CommandFilter command_filter;
 };
 
 }  // namespace memcoord::testing

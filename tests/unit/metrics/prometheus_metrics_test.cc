@@ -230,7 +230,7 @@ TEST(MetricsTest, CountsSentActionsByDirectionReasonAndBytes) {
   EXPECT_EQ(p.Type("memcoord_balloon_errors_total"), "counter");
 }
 
-TEST(MetricsTest, CountsPlannedActionsInDryRunButNotUnsentOnesOtherwise) {
+TEST(MetricsTest, PlannedActionsHaveTheirOwnCounter) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
   Action grow = MakeAction("a", 1024, 1124, Reason::kStarved);
@@ -243,13 +243,22 @@ TEST(MetricsTest, CountsPlannedActionsInDryRunButNotUnsentOnesOtherwise) {
   s.metrics->Record(dry, Healthy());
   const testing::Labels key = {
       {"domain", "a"}, {"direction", "grow"}, {"reason", "starved"}};
-  EXPECT_EQ(s.Scrape().Value("memcoord_balloon_actions_total", key), 1);
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_balloon_planned_actions_total", key), 1);
+  EXPECT_EQ(p.Value("memcoord_balloon_actions_total", key), std::nullopt);
+  EXPECT_EQ(p.Value("memcoord_balloon_moved_bytes_total",
+                    {{"domain", "a"}, {"direction", "grow"}}),
+            0);
 
   TickReport live = dry;
   live.time_s = 101;
   live.dry_run = false;  // an unsent action outside dry-run did not happen
   s.metrics->Record(live, Healthy());
-  ParsedExposition p = s.Scrape();
+  live.time_s = 102;
+  live.results[0].sent = true;
+  s.metrics->Record(live, Healthy());
+  p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_balloon_planned_actions_total", key), 1);
   EXPECT_EQ(p.Value("memcoord_balloon_actions_total", key), 1);
   EXPECT_EQ(p.Value("memcoord_dry_run"), 0);
 }
