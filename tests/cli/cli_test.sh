@@ -118,6 +118,16 @@ expect_output once "domain vm1: 512 MiB -> [0-9]+ MiB \(reclaim\)"
 check once-dry-run 0 "$bin" --once --dry-run --policy seed --connect "sim:$scenarios/classic-1-one-busy.yaml"
 expect_output once-dry-run "dry-run, not sent"
 
+# The installed example configuration changes nothing: with it the daemon
+# runs exactly as with no file at all.
+example=$(dirname "$scenarios")/../deploy/config/memory_coordinator.yaml
+: >"$tmp/empty.yaml"
+check example-config 0 "$bin" --check-config --config "$example"
+cp "$tmp/out" "$tmp/example.out"
+check empty-config 0 "$bin" --check-config --config "$tmp/empty.yaml"
+if diff -u "$tmp/out" "$tmp/example.out" >"$tmp/diff"; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL example-config differs from the defaults:"; cat "$tmp/diff"; fi
+
 # A tick that cannot sample did nothing: --once fails. libvirt's test
 # driver has no node memory statistics, so every sample fails on it.
 check once-sample-fails 1 "$bin" --once --connect test:///default
