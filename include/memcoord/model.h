@@ -72,7 +72,9 @@ struct GuestSample {
 struct HostSample {
   int64_t total_kib = 0;
   int64_t free_kib = 0;       // MemFree
-  int64_t available_kib = 0;  // MemAvailable (free + reclaimable)
+  // MemAvailable (free + reclaimable): what the host can give without
+  // swapping, and what guardrails.host_min_free_mib (G2) is measured on.
+  int64_t available_kib = 0;
   int64_t buffers_kib = 0;
   int64_t cached_kib = 0;
 };

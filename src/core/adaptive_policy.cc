@@ -368,7 +368,7 @@ class AdaptivePolicy : public Policy {
     }
     HostView h;
     h.short_kib =
-        params_.host_min_free_kib - (snapshot.host.free_kib - pending);
+        params_.host_min_free_kib - (snapshot.host.available_kib - pending);
     int64_t available = -h.short_kib;
     if (snapshot.guest_budget_kib) {
       available = std::min(available,

@@ -106,7 +106,7 @@ int64_t ClampCounts::total() const {
 GuardedPlan Enforce(const Plan& plan, const Snapshot& snapshot,
                     const GuardrailParams& params) {
   GuardedPlan out;
-  int64_t host_headroom = snapshot.host.free_kib - params.host_min_free_kib;
+  int64_t host_headroom = snapshot.host.available_kib - params.host_min_free_kib;
   int64_t budget_headroom = std::numeric_limits<int64_t>::max();
   if (params.guest_budget_kib) {
     budget_headroom = *params.guest_budget_kib - SumActual(snapshot);
@@ -240,7 +240,7 @@ std::vector<std::string> Violations(const Plan& plan, const Snapshot& snapshot,
     }
   }
   if (growth > 0) {
-    if (growth > snapshot.host.free_kib - params.host_min_free_kib) {
+    if (growth > snapshot.host.available_kib - params.host_min_free_kib) {
       v.push_back("G2: growth of " + std::to_string(growth) +
                   " KiB takes host free below host_min_free");
     }

@@ -327,7 +327,7 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
 
   // Capacity: host total less its own use and reserve, and the budget.
   double capacity =
-      KibToMib(snapshot.host.free_kib) + sum_actual - host_min_free;
+      KibToMib(snapshot.host.available_kib) + sum_actual - host_min_free;
   if (snapshot.guest_budget_kib) {
     capacity = std::min(capacity, KibToMib(*snapshot.guest_budget_kib));
   }
@@ -359,7 +359,7 @@ Plan OraclePolicy::Decide(const Snapshot& snapshot) {
                      return a.urgency < b.urgency;
                    });
   const int64_t starting_kib = CeilKib(starting);
-  int64_t host_room = snapshot.host.free_kib - params_.host_min_free_kib -
+  int64_t host_room = snapshot.host.available_kib - params_.host_min_free_kib -
                       pending_kib - starting_kib;
   // No budget: a room no sum of guest sizes reaches, with space to add to.
   int64_t budget_room = std::numeric_limits<int64_t>::max() / 4;

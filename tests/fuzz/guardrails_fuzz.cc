@@ -44,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   snap.time_s = static_cast<double>(in.Range(0, 1000));
   snap.host.total_kib = in.Range(0, kPiB);
   snap.host.free_kib = size_kib();
+  snap.host.available_kib = snap.host.free_kib + size_kib() / 2;
   const int guests = static_cast<int>(in.Range(0, 6));
   for (int i = 0; i < guests; ++i) {
     memcoord::GuestSample g;

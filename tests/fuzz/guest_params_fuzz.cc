@@ -104,6 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   snap.time_s = g.stats_time_s.value_or(0) + static_cast<double>(in.Range(0, 20));
   snap.host.total_kib = int64_t{64} << 20;
   snap.host.free_kib = in.Range(0, int64_t{64} << 20);
+  snap.host.available_kib = snap.host.free_kib;
   snap.guests.push_back(g);
   memcoord::Plan plan;
   memcoord::Action a;

@@ -78,6 +78,21 @@ TEST(GuardrailsTest, G2TotalGrowthKeepsHostReserveInPlanOrder) {
   EXPECT_EQ(g.clamps[Rule::kHostMinFree], 1);
 }
 
+TEST(GuardrailsTest, G2IsMeasuredOnAvailableMemoryNotMemFree) {
+  // 150 MiB free but 4 GiB of it reclaimable page cache: the host can give.
+  Snapshot cached = Snap({Guest("a", 1024, 50)}, 150);
+  cached.host.available_kib = MibToKib(4096);
+  GuardedPlan g = Guard({Act("a", 1024, 1324)}, cached);
+  ASSERT_EQ(g.plan.actions.size(), 1u);
+  EXPECT_EQ(g.plan.actions[0].target_kib, MibToKib(1324));
+  // 4 GiB free by MemFree's count but only 250 MiB available: 50 to give.
+  Snapshot tight = Snap({Guest("a", 1024, 50)}, 4096);
+  tight.host.available_kib = MibToKib(250);
+  g = Guard({Act("a", 1024, 1324)}, tight);
+  ASSERT_EQ(g.plan.actions.size(), 1u);
+  EXPECT_EQ(g.plan.actions[0].target_kib, MibToKib(1074));
+}
+
 TEST(GuardrailsTest, G4ClampsToCeilingAndFloor) {
   GuestSample a = Guest("a", 1900, 10, 2048);
   GuestSample b = Guest("b", 600, 500, 2048);
