@@ -91,6 +91,11 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
     AddGauge(th, {{"name", "host_min_free"}},
              Bytes(v.params->host_min_free_kib));
     emit(th);
+    MetricFamily interval =
+        Family("memcoord_interval_seconds",
+               "Seconds between two ticks, as configured.", MetricType::Gauge);
+    AddGauge(interval, {}, v.params->interval_s);
+    emit(interval);
   }
 
   // Per guest gauges. A statistic the guest did not report has no series.
@@ -351,6 +356,47 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
     AddGauge(f, {}, v.config_reload_success ? 1 : 0);
     emit(f);
   }
+  if (v.process) {
+    // The names and meanings every Prometheus client library gives them.
+    const metrics_internal::ProcessStats& p = *v.process;
+    struct Spec {
+      const char* name;
+      const char* help;
+      MetricType type;
+      double value;
+    };
+    for (const Spec& s : {
+             Spec{"process_cpu_seconds_total",
+                  "Total user and system CPU time spent in seconds.",
+                  MetricType::Counter, p.cpu_seconds},
+             Spec{"process_open_fds", "Number of open file descriptors.",
+                  MetricType::Gauge, p.open_fds},
+             Spec{"process_resident_memory_bytes",
+                  "Resident memory size in bytes.", MetricType::Gauge,
+                  p.resident_bytes},
+             Spec{"process_start_time_seconds",
+                  "Start time of the process since unix epoch in seconds.",
+                  MetricType::Gauge, p.start_time_s},
+             Spec{"process_virtual_memory_bytes",
+                  "Virtual memory size in bytes.", MetricType::Gauge,
+                  p.virtual_bytes},
+         }) {
+      MetricFamily f = Family(s.name, s.help, s.type);
+      if (s.type == MetricType::Counter) {
+        AddCounter(f, {}, s.value);
+      } else {
+        AddGauge(f, {}, s.value);
+      }
+      emit(f);
+    }
+    if (p.max_fds) {
+      MetricFamily f = Family("process_max_fds",
+                              "Maximum number of open file descriptors.",
+                              MetricType::Gauge);
+      AddGauge(f, {}, *p.max_fds);
+      emit(f);
+    }
+  }
 }
 
 }  // namespace
@@ -403,6 +449,11 @@ void MetricsState::SetBuildInfo(std::string version, std::string policy) {
 
 void MetricsState::SetConfigReloadSuccess(bool ok) {
   config_reload_success_ = ok;
+}
+
+void MetricsState::SetProcess(
+    std::optional<metrics_internal::ProcessStats> process) {
+  process_ = process;
 }
 
 void MetricsState::Record(const TickReport& report,
@@ -589,6 +640,7 @@ void MetricsState::FillView(TickView* v) const {
   v->version = version_;
   v->policy = report_policy_.empty() ? build_policy_ : report_policy_;
   v->config_reload_success = config_reload_success_;
+  v->process = process_;
 }
 
 std::vector<MetricFamily> MetricsState::Families() const {

@@ -34,6 +34,7 @@
 #include "memcoord/hypervisor.h"
 #include "memcoord/model.h"
 #include "memcoord/policy.h"
+#include "process_stats.h"
 
 namespace memcoord::metrics_internal {
 
@@ -107,6 +108,7 @@ struct TickView {
   std::string version;
   std::string policy;
   bool config_reload_success = true;
+  std::optional<metrics_internal::ProcessStats> process;
 };
 
 // The families of a view in a fixed order; per-guest series sorted by guest
@@ -126,6 +128,8 @@ class MetricsState {
   void Record(const TickReport& report, const HypervisorHealth& health);
   void SetBuildInfo(std::string version, std::string policy);
   void SetConfigReloadSuccess(bool ok);
+  // The daemon's own process figures, shown with the next view.
+  void SetProcess(std::optional<metrics_internal::ProcessStats> process);
 
   // A self-contained copy of the current state.
   std::shared_ptr<const TickView> View() const;
@@ -180,6 +184,7 @@ class MetricsState {
   std::string build_policy_;
   std::string report_policy_;
   bool config_reload_success_ = true;
+  std::optional<metrics_internal::ProcessStats> process_;
 };
 
 }  // namespace memcoord::metrics_internal

@@ -146,9 +146,13 @@ class PrometheusMetrics::Impl {
   Status StartServer();
 
   void Record(const TickReport& report, const HypervisorHealth& health) {
+    // procfs is read outside the lock; it takes a few syscalls.
+    std::optional<metrics_internal::ProcessStats> process =
+        metrics_internal::ReadProcessStats();
     std::lock_guard<std::mutex> lock(write_mu_);
     try {
       state_.Record(report, health);
+      state_.SetProcess(process);
       PublishLocked();
     } catch (const std::exception&) {
       // Out of memory while copying the tick: the loop must go on, and

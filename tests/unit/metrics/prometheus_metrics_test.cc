@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "exposition.h"
@@ -587,6 +588,32 @@ TEST(MetricsTest, AFailedSampleIsNotACycleEvenWhileConnected) {
   p = s.Scrape();
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 1);
   EXPECT_EQ(p.Value("memcoord_last_cycle_timestamp_seconds"), 104.5);
+}
+
+TEST(MetricsTest, ExportsTheProcessAndTheInterval) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  r.params.interval_s = 2.5;
+  s.metrics->Record(r, Healthy());
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Value("memcoord_interval_seconds"), 2.5);
+  // This test process's own figures, as procfs tells them.
+  const auto rss = p.Value("process_resident_memory_bytes");
+  ASSERT_TRUE(rss.has_value());
+  EXPECT_GT(*rss, 1 << 20);
+  EXPECT_GE(*p.Value("process_virtual_memory_bytes"), *rss);
+  const double now = static_cast<double>(std::time(nullptr));
+  const auto start = p.Value("process_start_time_seconds");
+  ASSERT_TRUE(start.has_value());
+  EXPECT_LE(*start, now + 1);
+  EXPECT_GT(*start, now - 24 * 3600);
+  EXPECT_GE(*p.Value("process_cpu_seconds_total"), 0);
+  // The server's own sockets at least.
+  EXPECT_GE(*p.Value("process_open_fds"), 3);
+  if (auto max = p.Value("process_max_fds")) {
+    EXPECT_GE(*max, *p.Value("process_open_fds"));
+  }
 }
 
 TEST(MetricsTest, SerializeReturnsWhatTheEndpointServes) {
