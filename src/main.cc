@@ -186,7 +186,8 @@ int RunDaemon(const std::optional<std::string>& config_path,
   // frees; two arenas hold resident memory at a fraction for the same work.
   mallopt(M_ARENA_MAX, 2);
   SystemClock clock;
-  SpdlogLogger logger(*ParseLogLevel(config->log.level));
+  SpdlogLogger logger(*ParseLogLevel(config->log.level),
+                      SpdlogLogger::FormatForStderr());
   logger.Log(LogLevel::kInfo,
              std::string("memory_coordinator ") + kVersion + " starting: connect " +
                  config->connect + ", policy " + config->policy + ", interval " +

@@ -118,6 +118,20 @@ expect_output once "domain vm1: 512 MiB -> [0-9]+ MiB \(reclaim\)"
 check once-dry-run 0 "$bin" --once --dry-run --policy seed --connect "sim:$scenarios/classic-1-one-busy.yaml"
 expect_output once-dry-run "dry-run, not sent"
 
+# Under journald (standard error is the stream JOURNAL_STREAM names) every
+# line carries its priority prefix and no timestamp; anywhere else, a
+# timestamp and the level.
+: >"$tmp/journal"
+stream=$(stat -c '%d:%i' "$tmp/journal")
+JOURNAL_STREAM=$stream "$bin" --once --policy seed --connect "sim:$scenarios/classic-1-one-busy.yaml" 2>>"$tmp/journal" >/dev/null
+cp "$tmp/journal" "$tmp/out"
+expect_output journal-priority '^<6>memory_coordinator [0-9.]+ starting'
+expect_output journal-action '^<6>domain vm1: 512 MiB -> [0-9]+ MiB \(reclaim\)$'
+if grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$tmp/journal"; then
+  failed=$((failed + 1)); echo "FAIL journal: a timestamp under journald"; else passed=$((passed + 1)); fi
+JOURNAL_STREAM=1:1 "$bin" --once --policy seed --connect "sim:$scenarios/classic-1-one-busy.yaml" >"$tmp/out" 2>&1
+expect_output journal-other-stream '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ info memory_coordinator'
+
 # The installed example configuration changes nothing: with it the daemon
 # runs exactly as with no file at all.
 example=$(dirname "$scenarios")/../deploy/config/memory_coordinator.yaml
