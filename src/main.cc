@@ -206,7 +206,7 @@ int RunDaemon(const std::optional<std::string>& config_path,
       return Fail(kExitRuntime, started.status().message());
     }
     metrics = std::move(started.value());
-    metrics->SetBuildInfo(kVersion, config->policy);
+    metrics->SetBuildInfo(kVersion, kRevision, config->policy);
     logger.Log(LogLevel::kInfo, "serving /metrics on " + config->web.listen);
   }
 

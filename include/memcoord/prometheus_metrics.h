@@ -154,9 +154,11 @@ class PrometheusMetrics : public MetricsSink {
   void Record(const TickReport& report,
               const HypervisorHealth& health) override;
 
-  // memcoord_build_info{version,policy} = 1. The policy label follows the
-  // last tick's TickReport::policy once there is one.
-  void SetBuildInfo(std::string version, std::string policy);
+  // memcoord_build_info{version,revision} = 1, and
+  // memcoord_policy_info{policy} = 1, whose label follows the last tick's
+  // TickReport::policy once there is one (it changes on reload).
+  void SetBuildInfo(std::string version, std::string revision,
+                    std::string policy);
   // memcoord_config_reload_success: 1 until a reload fails.
   void SetConfigReloadSuccess(bool ok);
   // After a config reload changed the interval (for /healthz).

@@ -343,11 +343,17 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
     emit(f);
   }
   {
-    MetricFamily f =
-        Family("memcoord_build_info", "Version and active policy; always 1.",
-               MetricType::Gauge);
-    AddGauge(f, {{"policy", v.policy}, {"version", v.version}}, 1);
+    MetricFamily f = Family("memcoord_build_info",
+                            "Version and source revision; always 1.",
+                            MetricType::Gauge);
+    AddGauge(f, {{"revision", v.revision}, {"version", v.version}}, 1);
     emit(f);
+    MetricFamily policy =
+        Family("memcoord_policy_info",
+               "The policy in force (it changes on reload); always 1.",
+               MetricType::Gauge);
+    AddGauge(policy, {{"policy", v.policy}}, 1);
+    emit(policy);
   }
   {
     MetricFamily f = Family("memcoord_config_reload_success",
@@ -442,8 +448,10 @@ std::string RenderText(const TickView& view, std::string buffer) {
 MetricsState::MetricsState()
     : sorted_names_(std::make_shared<const std::vector<std::string>>()) {}
 
-void MetricsState::SetBuildInfo(std::string version, std::string policy) {
+void MetricsState::SetBuildInfo(std::string version, std::string revision,
+                                std::string policy) {
   version_ = std::move(version);
+  revision_ = std::move(revision);
   build_policy_ = std::move(policy);
 }
 
@@ -638,6 +646,7 @@ void MetricsState::FillView(TickView* v) const {
   v->health = health_;
   v->dry_run = dry_run_;
   v->version = version_;
+  v->revision = revision_;
   v->policy = report_policy_.empty() ? build_policy_ : report_policy_;
   v->config_reload_success = config_reload_success_;
   v->process = process_;

@@ -106,6 +106,7 @@ struct TickView {
   std::optional<HypervisorHealth> health;
   bool dry_run = false;
   std::string version;
+  std::string revision;
   std::string policy;
   bool config_reload_success = true;
   std::optional<metrics_internal::ProcessStats> process;
@@ -126,7 +127,8 @@ class MetricsState {
   MetricsState();
 
   void Record(const TickReport& report, const HypervisorHealth& health);
-  void SetBuildInfo(std::string version, std::string policy);
+  void SetBuildInfo(std::string version, std::string revision,
+                    std::string policy);
   void SetConfigReloadSuccess(bool ok);
   // The daemon's own process figures, shown with the next view.
   void SetProcess(std::optional<metrics_internal::ProcessStats> process);
@@ -181,6 +183,7 @@ class MetricsState {
   std::optional<HypervisorHealth> health_;
   bool dry_run_ = false;
   std::string version_;
+  std::string revision_;
   std::string build_policy_;
   std::string report_policy_;
   bool config_reload_success_ = true;

@@ -170,9 +170,11 @@ class PrometheusMetrics::Impl {
     }
   }
 
-  void SetBuildInfo(std::string version, std::string policy) {
+  void SetBuildInfo(std::string version, std::string revision,
+                    std::string policy) {
     std::lock_guard<std::mutex> lock(write_mu_);
-    state_.SetBuildInfo(std::move(version), std::move(policy));
+    state_.SetBuildInfo(std::move(version), std::move(revision),
+                        std::move(policy));
     try {
       PublishLocked();
     } catch (const std::exception&) {
@@ -657,8 +659,10 @@ void PrometheusMetrics::Record(const TickReport& report,
   impl_->Record(report, health);
 }
 
-void PrometheusMetrics::SetBuildInfo(std::string version, std::string policy) {
-  impl_->SetBuildInfo(std::move(version), std::move(policy));
+void PrometheusMetrics::SetBuildInfo(std::string version, std::string revision,
+                                     std::string policy) {
+  impl_->SetBuildInfo(std::move(version), std::move(revision),
+                      std::move(policy));
 }
 
 void PrometheusMetrics::SetConfigReloadSuccess(bool ok) {

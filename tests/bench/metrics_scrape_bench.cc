@@ -142,7 +142,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   PrometheusMetrics& metrics = **started;
-  metrics.SetBuildInfo("bench", "adaptive");
+  metrics.SetBuildInfo("bench", "unknown", "adaptive");
   const int port = metrics.ListeningPorts().at(0);
   HypervisorHealth health;
   health.calls["virConnectGetAllDomainStats"] = 1;

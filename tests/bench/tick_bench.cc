@@ -198,7 +198,7 @@ class SimDaemon {
         return;
       }
       metrics_ = std::move(started.value());
-      metrics_->SetBuildInfo("bench", "adaptive");
+      metrics_->SetBuildInfo("bench", "unknown", "adaptive");
     }
     controller_ = std::make_unique<Controller>(&sim_, &clock_, &logger_,
                                                metrics_.get());
@@ -206,7 +206,8 @@ class SimDaemon {
     config.connect = "sim:bench";
     config.policy = "adaptive";
     config.interval_s = 1;
-    config.web.listen = "127.0.0.1:0";
+    // config.web is not the controller's: the metrics above serve on their
+    // own options.
     Status s = controller_->Configure(config);
     if (!s.ok()) error_ = s.message();
   }

@@ -40,7 +40,7 @@ REQUIRED = [
     "memcoord_guardrail_clamps_total", "memcoord_cycle_duration_seconds_bucket",
     "memcoord_cycles_total", "memcoord_last_cycle_timestamp_seconds",
     "memcoord_libvirt_up", "memcoord_libvirt_reconnects_total",
-    "memcoord_dry_run", "memcoord_build_info",
+    "memcoord_dry_run", "memcoord_build_info", "memcoord_policy_info",
     "memcoord_config_reload_success",
 ]
 

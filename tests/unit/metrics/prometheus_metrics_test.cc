@@ -293,7 +293,7 @@ TEST(MetricsTest, AccumulatesGuardrailClampsByRule) {
 TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
-  s.metrics->SetBuildInfo("1.2.3", "adaptive");
+  s.metrics->SetBuildInfo("1.2.3", "abcdef012345", "adaptive");
   TickReport r = Report(100);
   r.duration_s = 0.004;
   r.policy = "";  // no policy in the report: the one from SetBuildInfo stays
@@ -329,8 +329,9 @@ TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
             3);
   EXPECT_EQ(p.Value("memcoord_dry_run"), 0);
   EXPECT_EQ(p.Value("memcoord_build_info",
-                    {{"version", "1.2.3"}, {"policy", "adaptive"}}),
+                    {{"version", "1.2.3"}, {"revision", "abcdef012345"}}),
             1);
+  EXPECT_EQ(p.Value("memcoord_policy_info", {{"policy", "adaptive"}}), 1);
   EXPECT_EQ(p.Value("memcoord_config_reload_success"), 1);
   EXPECT_EQ(p.Value("memcoord_sample_errors_total"), 0);
 
@@ -342,11 +343,13 @@ TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
   p = s.Scrape();
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
   EXPECT_EQ(p.Value("memcoord_config_reload_success"), 0);
-  // The policy label follows the policy in force; still a single series.
-  EXPECT_EQ(
-      p.Value("memcoord_build_info", {{"version", "1.2.3"}, {"policy", "mom"}}),
-      1);
-  EXPECT_EQ(p.Samples("memcoord_build_info").size(), 1u);
+  // The policy follows the policy in force; still a single series, and
+  // build_info does not move.
+  EXPECT_EQ(p.Value("memcoord_policy_info", {{"policy", "mom"}}), 1);
+  EXPECT_EQ(p.Samples("memcoord_policy_info").size(), 1u);
+  EXPECT_EQ(p.Value("memcoord_build_info",
+                    {{"version", "1.2.3"}, {"revision", "abcdef012345"}}),
+            1);
 }
 
 TEST(MetricsTest, RemovesSeriesOfVanishedGuest) {

@@ -28,7 +28,7 @@ TEST(PromtoolTest, ScrapePassesPromtoolCheckMetrics) {
   options.listen = "127.0.0.1:0";
   auto m = PrometheusMetrics::Start(options, &clock);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
-  (*m)->SetBuildInfo("0.1.0", "adaptive");
+  (*m)->SetBuildInfo("0.1.0", "0123456789ab", "adaptive");
 
   // Every family populated: actions both ways, an error, a clamp, a guest
   // without stats, counters after a guest reboot.
