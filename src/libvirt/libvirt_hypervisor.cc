@@ -272,8 +272,7 @@ class LibvirtHypervisor::Impl {
         ++it;
         continue;
       }
-      Log(LogLevel::kInfo,
-          "libvirt: domain '" + it->first + "' is no longer running");
+      // The controller logs the guest's going ("domain X is gone").
       it = guests_.erase(it);
     }
     return snap;
@@ -428,30 +427,39 @@ class LibvirtHypervisor::Impl {
 
   void RegisterCallbacks() {
     Count("virConnectRegisterCloseCallback");
-    if (virConnectRegisterCloseCallback(
-            conn_, OnClose, new EventsHandle(events_), FreeEventsHandle) < 0) {
-      // libvirt did not take the opaque pointer; it leaks one shared_ptr,
-      // which is harmless next to a connection without close detection.
+    // The close callback's handle stays ours (no free callback): a driver
+    // without close callbacks (test:///) reports success and drops it, so
+    // libvirt cannot be trusted to free it. Disconnect() frees it once the
+    // callback is unregistered and the connection closed; libvirt calls the
+    // callback under a lock that unregistering takes too.
+    close_handle_ = std::make_unique<EventsHandle>(events_);
+    if (virConnectRegisterCloseCallback(conn_, OnClose, close_handle_.get(),
+                                        nullptr) < 0) {
+      close_handle_.reset();
       Log(LogLevel::kWarn,
           "libvirt: no close callback: " + TakeLastError().message);
     } else {
       close_registered_ = true;
     }
     Count("virConnectDomainEventRegisterAny");
+    auto* lifecycle_handle = new EventsHandle(events_);
     lifecycle_cb_ = virConnectDomainEventRegisterAny(
         conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), new EventsHandle(events_),
+        VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), lifecycle_handle,
         FreeEventsHandle);
     if (lifecycle_cb_ < 0) {
+      FreeEventsHandle(lifecycle_handle);
       Log(LogLevel::kWarn,
           "libvirt: no lifecycle events: " + TakeLastError().message);
     }
     Count("virConnectDomainEventRegisterAny");
+    auto* metadata_handle = new EventsHandle(events_);
     metadata_cb_ = virConnectDomainEventRegisterAny(
         conn_, nullptr, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-        VIR_DOMAIN_EVENT_CALLBACK(OnMetadataChange), new EventsHandle(events_),
+        VIR_DOMAIN_EVENT_CALLBACK(OnMetadataChange), metadata_handle,
         FreeEventsHandle);
     if (metadata_cb_ < 0) {
+      FreeEventsHandle(metadata_handle);
       Log(LogLevel::kWarn,
           "libvirt: no metadata events: " + TakeLastError().message);
     }
@@ -475,6 +483,7 @@ class LibvirtHypervisor::Impl {
     virConnectClose(conn_);
     virResetLastError();
     conn_ = nullptr;
+    close_handle_.reset();
     events_.reset();
   }
 
@@ -617,33 +626,19 @@ class LibvirtHypervisor::Impl {
     return std::move(*g);
   }
 
-  // One log line per change of a guest's stats state, never one per tick.
+  // A guest's stats state. The controller logs a guest's appearing, its
+  // stats coming and going and its going; only what the controller cannot
+  // see is logged here, once per change: stats dropped as absurd.
   void NoteStats(const std::string& name, GuestState& st, const GuestSample& g,
                  const std::string& dropped) {
     StatsState now = !dropped.empty() ? StatsState::kDropped
                      : g.has_stats()  ? StatsState::kReported
                                       : StatsState::kMissing;
     if (now == st.stats) return;
-    const StatsState before = st.stats;
     st.stats = now;
-    std::string prefix = "libvirt: domain '" + name + "' ";
-    switch (now) {
-      case StatsState::kReported:
-        Log(LogLevel::kInfo, prefix + (before == StatsState::kNew
-                                           ? "seen, balloon stats reported"
-                                           : "balloon stats back"));
-        break;
-      case StatsState::kMissing:
-        Log(before == StatsState::kNew ? LogLevel::kInfo : LogLevel::kWarn,
-            prefix + (before == StatsState::kNew ? "seen, no balloon stats yet"
-                                                 : "balloon stats lost"));
-        break;
-      case StatsState::kDropped:
-        Log(LogLevel::kWarn,
-            prefix + "balloon stats ignored as absurd: " + dropped);
-        break;
-      case StatsState::kNew:
-        break;
+    if (now == StatsState::kDropped) {
+      Log(LogLevel::kWarn, "libvirt: domain '" + name +
+                               "' balloon stats ignored as absurd: " + dropped);
     }
   }
 
@@ -722,6 +717,7 @@ class LibvirtHypervisor::Impl {
   uint64_t generation_ = 0;
   std::shared_ptr<ConnectionEvents> events_;
   bool close_registered_ = false;
+  std::unique_ptr<EventsHandle> close_handle_;  // the close callback's opaque
   int lifecycle_cb_ = -1;
   int metadata_cb_ = -1;
   int node_nparams_ = 0;
