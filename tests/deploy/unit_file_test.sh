@@ -7,6 +7,8 @@
 #     check can fail here);
 #   - `systemd-analyze security --offline=yes` rates the exposure at most 2.5;
 #   - the keys the deployment relies on are present;
+#   - the SystemCallFilter lets through setpriority, which the daemon calls
+#     to lower its HTTP threads' priority;
 #   - the ExecStart command line is one the binary accepts (--check-config
 #     with the example configuration).
 #
@@ -99,6 +101,64 @@ fi
 for key in ReadWritePaths InaccessiblePaths ProcSubset; do
   if grep -q "^$key=" "$unit_src"; then fail "$key is set"; else ok "no $key"; fi
 done
+
+# The system calls the daemon makes on purpose must pass the unit's
+# SystemCallFilter, evaluated as systemd does: the first allow list is the
+# set, each later ~list takes its calls away, each later plain list adds
+# them back; groups are expanded with systemd-analyze. setpriority lowers
+# the HTTP threads' priority (nice +19).
+filter_allows() {  # filter_allows SYSCALL
+  python3 - "$unit_src" "$1" <<'PY'
+import subprocess, sys
+unit, wanted = sys.argv[1], sys.argv[2]
+def expand(name, seen=None):
+    seen = set() if seen is None else seen
+    if not name.startswith("@"):
+        return {name}
+    if name in seen:
+        return set()
+    seen.add(name)
+    out = subprocess.run(["systemd-analyze", "syscall-filter", name],
+                         capture_output=True, text=True, check=True).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            calls |= expand(line, seen)
+    return calls
+allowed = None
+for line in open(unit):
+    if not line.startswith("SystemCallFilter="):
+        continue
+    value = line.split("=", 1)[1].strip()
+    deny = value.startswith("~")
+    names = set()
+    for item in value.lstrip("~").split():
+        names |= expand(item)
+    if allowed is None:
+        if deny:
+            sys.exit(0)  # a deny list only: everything else passes
+        allowed = names
+    elif deny:
+        allowed -= names
+    else:
+        allowed |= names
+sys.exit(0 if allowed is None or wanted in allowed else 1)
+PY
+}
+if filter_allows setpriority; then
+  ok "SystemCallFilter lets the daemon call setpriority"
+else
+  fail "SystemCallFilter blocks setpriority: the HTTP threads would never get nice +19"
+fi
+# The check can fail: a unit that denies @resources without adding the
+# call back is refused.
+grep -v '^SystemCallFilter=setpriority' "$unit_src" >"$scratch/no-setpriority.service"
+if unit_src=$scratch/no-setpriority.service filter_allows setpriority; then
+  fail "the filter check passed a unit that denies @resources"
+else
+  ok "the filter check refuses a unit that denies @resources"
+fi
 
 # ExecStart's arguments, with the example configuration in place of /etc.
 args=$(sed -n 's#^ExecStart=/usr/sbin/memory_coordinator ##p' "$unit_src")
