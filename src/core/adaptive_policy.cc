@@ -204,6 +204,20 @@ struct HostView {
 int64_t Clamp0(int64_t v) { return v < 0 ? 0 : v; }
 int64_t Kib(double v) { return static_cast<int64_t>(v); }
 
+// F: usable when the guest reports it (page cache counts as free), else
+// unused. The guest must have stats.
+int64_t FreeOf(const GuestSample& g) {
+  return g.usable_kib ? *g.usable_kib : *g.unused_kib;
+}
+
+// L = max(starvation, 6 % of actual): the starvation line scales with the
+// guest.
+int64_t LineOf(const GuestSample& g, const PolicyParams& params) {
+  return std::max<int64_t>(
+      params.starvation_kib,
+      Kib(kLineFraction * static_cast<double>(g.actual_kib)));
+}
+
 // A guest's last points with this sample's point after them (when it is
 // new), read in place: the last kTrendSamples + 1 of them, oldest first.
 class Recent {
@@ -328,11 +342,7 @@ class AdaptivePolicy : public Policy {
   GuestClass Classify(const GuestSample& g,
                       const PolicyParams& /*params*/) const override {
     if (!g.has_stats()) return GuestClass::kUnknown;
-    const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
-    const int64_t line =
-        std::max<int64_t>(params_.starvation_kib,
-                          Kib(kLineFraction * static_cast<double>(g.actual_kib)));
-    if (free <= line) return GuestClass::kStarved;
+    if (FreeOf(g) <= LineOf(g, params_)) return GuestClass::kStarved;
     if (*g.unused_kib >= params_.waste_kib) return GuestClass::kWasteful;
     return GuestClass::kOk;
   }
@@ -423,7 +433,7 @@ class AdaptivePolicy : public Policy {
     o.peak_rate_kib_s = m.peak_rate_kib_s;
     o.above_waste = m.above_waste;
     const double t = g.stats_time_s.value_or(snapshot.time_s);
-    const int64_t free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
+    const int64_t free = FreeOf(g);
     const int64_t actual = g.available_kib.value_or(g.actual_kib);
     o.point = {t, actual, actual - free, g.swap_in_kib.value_or(0),
                g.major_faults.value_or(0)};
@@ -454,15 +464,14 @@ class AdaptivePolicy : public Policy {
     const Observation& o = v.seen;
     const int64_t actual = g.actual_kib;
     const double actual_d = static_cast<double>(actual);
-    v.free = g.usable_kib ? *g.usable_kib : *g.unused_kib;
+    v.free = FreeOf(g);
     v.unused = *g.unused_kib;
     // A kernel keeps part of its free memory in reserve, so usable may read
     // below unused; what a shrink may take is judged on the signal that
     // judges starvation, or a shrink makes the guest look starved and it is
     // grown back the next tick.
     v.spare = std::min(v.unused, v.free);
-    v.line = std::max<int64_t>(params_.starvation_kib,
-                               Kib(kLineFraction * actual_d));
+    v.line = LineOf(g, params_);
     v.critical = std::max<int64_t>(params_.guest_min_unused_kib,
                                    Kib(kCriticalFraction * actual_d));
     v.swapped = g.swap_out_kib && g.swap_in_kib
