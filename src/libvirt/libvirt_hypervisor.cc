@@ -324,8 +324,6 @@ class LibvirtHypervisor::Impl {
   }
 
  private:
-  enum class StatsState { kNew, kReported, kMissing, kDropped };
-
   // What we remember about one running guest between ticks.
   struct GuestState {
     DomainRef dom;  // our own reference, from the stats record
@@ -334,7 +332,7 @@ class LibvirtHypervisor::Impl {
     DomainSettings settings;
     std::string metadata_error;  // last one logged
     bool period_tried = false;
-    StatsState stats = StatsState::kNew;
+    bool stats_dropped = false;  // its stats are ignored now (logged once)
     std::optional<int64_t> last_target_kib;
     std::string set_error;  // last SetTarget failure logged
   };
@@ -438,8 +436,6 @@ class LibvirtHypervisor::Impl {
       close_handle_.reset();
       Log(LogLevel::kWarn,
           "libvirt: no close callback: " + TakeLastError().message);
-    } else {
-      close_registered_ = true;
     }
     Count("virConnectDomainEventRegisterAny");
     auto* lifecycle_handle = new EventsHandle(events_);
@@ -477,9 +473,8 @@ class LibvirtHypervisor::Impl {
     if (metadata_cb_ >= 0) {
       virConnectDomainEventDeregisterAny(conn_, metadata_cb_);
     }
-    if (close_registered_) virConnectUnregisterCloseCallback(conn_, OnClose);
+    if (close_handle_) virConnectUnregisterCloseCallback(conn_, OnClose);
     lifecycle_cb_ = metadata_cb_ = -1;
-    close_registered_ = false;
     virConnectClose(conn_);
     virResetLastError();
     conn_ = nullptr;
@@ -606,13 +601,20 @@ class LibvirtHypervisor::Impl {
     Result<GuestSample> g = GuestSampleFromParams(
         name, ToTypedParams(rec->params, rec->nparams), &dropped);
     if (!g.ok()) {
-      if (st.stats != StatsState::kDropped) {
+      if (!st.stats_dropped) {
         Log(LogLevel::kWarn, g.status().message() + "; domain skipped");
-        st.stats = StatsState::kDropped;
+        st.stats_dropped = true;
       }
       return std::nullopt;
     }
-    NoteStats(name, st, *g, dropped);
+    // The controller logs a guest's appearing, its stats coming and going
+    // and its going; only what the controller cannot see is logged here,
+    // once each time it starts: stats dropped as absurd.
+    if (!dropped.empty() && !st.stats_dropped) {
+      Log(LogLevel::kWarn, "libvirt: domain '" + name +
+                               "' balloon stats ignored as absurd: " + dropped);
+    }
+    st.stats_dropped = !dropped.empty();
 
     if (st.metadata_needed) ReadMetadata(name, st);
     // Untried while the guest may not be changed (dry-run, unmanaged): a
@@ -624,22 +626,6 @@ class LibvirtHypervisor::Impl {
     g->metadata = st.settings;
     g->target_kib = st.last_target_kib;
     return std::move(*g);
-  }
-
-  // A guest's stats state. The controller logs a guest's appearing, its
-  // stats coming and going and its going; only what the controller cannot
-  // see is logged here, once per change: stats dropped as absurd.
-  void NoteStats(const std::string& name, GuestState& st, const GuestSample& g,
-                 const std::string& dropped) {
-    StatsState now = !dropped.empty() ? StatsState::kDropped
-                     : g.has_stats()  ? StatsState::kReported
-                                      : StatsState::kMissing;
-    if (now == st.stats) return;
-    st.stats = now;
-    if (now == StatsState::kDropped) {
-      Log(LogLevel::kWarn, "libvirt: domain '" + name +
-                               "' balloon stats ignored as absurd: " + dropped);
-    }
   }
 
   void ReadMetadata(const std::string& name, GuestState& st) {
@@ -716,8 +702,8 @@ class LibvirtHypervisor::Impl {
   virConnectPtr conn_ = nullptr;
   uint64_t generation_ = 0;
   std::shared_ptr<ConnectionEvents> events_;
-  bool close_registered_ = false;
-  std::unique_ptr<EventsHandle> close_handle_;  // the close callback's opaque
+  // The close callback's opaque; set while the callback is registered.
+  std::unique_ptr<EventsHandle> close_handle_;
   int lifecycle_cb_ = -1;
   int metadata_cb_ = -1;
   int node_nparams_ = 0;
