@@ -224,15 +224,11 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
       for (int d = 0; d < 2; ++d) {
         for (int r : kReasonOrder) {
           const std::string reason(ReasonName(static_cast<Reason>(r)));
-          if (const double count = v.rows[i].actions[d][r]; count != 0) {
-            AddCounter(actions,
-                       {{"direction", kDirections[d]},
-                        {"domain", names[i]},
-                        {"reason", reason}},
-                       count);
-          }
-          if (const double count = v.rows[i].planned[d][r]; count != 0) {
-            AddCounter(planned,
+          for (auto [family, count] :
+               {std::pair{&actions, v.rows[i].actions[d][r]},
+                std::pair{&planned, v.rows[i].planned[d][r]}}) {
+            if (count == 0) continue;
+            AddCounter(*family,
                        {{"direction", kDirections[d]},
                         {"domain", names[i]},
                         {"reason", reason}},

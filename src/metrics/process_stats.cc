@@ -67,9 +67,10 @@ std::optional<ProcessStats> ReadProcessStats() {
       return std::nullopt;
     }
   }
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
-  const std::optional<double> boot = BootTime();
+  // Constants of the running system, read once.
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  static const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  static const std::optional<double> boot = BootTime();
   if (!(ticks > 0) || !(page > 0) || !boot) return std::nullopt;
 
   ProcessStats s;
