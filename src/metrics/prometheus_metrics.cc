@@ -343,37 +343,51 @@ class PrometheusMetrics::Impl {
   std::atomic<uint64_t> renders_{0};
 };
 
-Status PrometheusMetrics::Check(const MetricsOptions& options) {
-  if (Result<ListenAddress> listen = ParseListen(options.listen); !listen.ok()) {
-    return listen.status();
-  }
+namespace {
+
+// What Check() and Start() establish before anything is bound: the listen
+// address parsed and the basic auth file loaded (the TLS pair is checked
+// here for both; the front loads it when it listens).
+struct Prepared {
+  ListenAddress listen;
+  std::optional<BasicAuth> auth;
+};
+
+Result<Prepared> Prepare(const MetricsOptions& options) {
+  Result<ListenAddress> listen = ParseListen(options.listen);
+  if (!listen.ok()) return listen.status();
   if (options.tls_cert_file.has_value() != options.tls_key_file.has_value()) {
     return Status::InvalidArgument(
         "web.tls_cert_file and web.tls_key_file must be given together");
   }
-  if (options.tls_cert_file) {
-    Status tls = Front::CheckTls(*options.tls_cert_file, *options.tls_key_file);
-    if (!tls.ok()) return tls;
+  if (options.http_threads < 1) {
+    return Status::InvalidArgument("http_threads must be at least 1");
   }
+  Prepared p{std::move(listen).value(), std::nullopt};
   if (options.basic_auth_file) {
     Result<BasicAuth> auth = BasicAuth::Load(*options.basic_auth_file);
     if (!auth.ok()) return auth.status();
+    p.auth = std::move(auth).value();
   }
-  if (options.http_threads < 1) {
-    return Status::InvalidArgument("http_threads must be at least 1");
+  return p;
+}
+
+}  // namespace
+
+Status PrometheusMetrics::Check(const MetricsOptions& options) {
+  Result<Prepared> prepared = Prepare(options);
+  if (!prepared.ok()) return prepared.status();
+  if (options.tls_cert_file) {
+    return Front::CheckTls(*options.tls_cert_file, *options.tls_key_file);
   }
   return Status::Ok();
 }
 
 Status PrometheusMetrics::Impl::StartServer() {
-  Status checked = PrometheusMetrics::Check(options_);
-  if (!checked.ok()) return checked;
-  if (options_.basic_auth_file) {
-    Result<BasicAuth> auth = BasicAuth::Load(*options_.basic_auth_file);
-    if (!auth.ok()) return auth.status();
-    auth_ = std::move(auth).value();
-  }
-  Result<ListenAddress> listen = ParseListen(options_.listen);
+  Result<Prepared> prepared = Prepare(options_);
+  if (!prepared.ok()) return prepared.status();
+  auth_ = std::move(prepared->auth);
+  const ListenAddress& listen = prepared->listen;
 
   // The public socket is the front's, bound before CivetWeb starts so that
   // a bad certificate or a port in use fails Start() with nothing left
@@ -383,8 +397,8 @@ Status PrometheusMetrics::Impl::StartServer() {
     metrics_internal::FrontOptions front;
     front.cert_file = options_.tls_cert_file;
     front.key_file = options_.tls_key_file;
-    front.host = listen->host;
-    front.port = listen->port;
+    front.host = listen.host;
+    front.port = listen.port;
     front.max_connections = options_.max_connections;
     front.max_connections_per_peer = options_.max_connections_per_peer;
     front.header_timeout_s = options_.header_timeout_s;
