@@ -15,6 +15,7 @@
 namespace memcoord {
 namespace {
 
+using testing::FailedReport;
 using testing::Guest;
 using testing::GuestWithoutStats;
 using testing::HttpGet;
@@ -550,9 +551,7 @@ TEST(MetricsTest, KeepsLastGuestValuesWhenTheSampleFails) {
   r.snapshot.guests.push_back(Guest("vm", 1024, 100));
   s.metrics->Record(r, Healthy());
 
-  TickReport failed;
-  failed.time_s = 104;
-  failed.sample_status = Status::Unavailable("libvirtd restarted");
+  TickReport failed = FailedReport(104, "libvirtd restarted");
   HypervisorHealth down = Healthy();
   down.up = false;
   s.metrics->Record(failed, down);
@@ -577,9 +576,7 @@ TEST(MetricsTest, AFailedSampleIsNotACycleEvenWhileConnected) {
   s.metrics->Record(r, Healthy());
   ASSERT_EQ(s.Scrape().Value("memcoord_last_cycle_timestamp_seconds"), 100.5);
 
-  TickReport failed;
-  failed.time_s = 102;
-  failed.sample_status = Status::Unavailable("no node memory stats");
+  TickReport failed = FailedReport(102, "no node memory stats");
   s.metrics->Record(failed, Healthy());
   ParsedExposition p = s.Scrape();
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
@@ -712,8 +709,7 @@ TEST(HealthzTest, TicksWhoseSampleFailsDoNotCount) {
   MetricsOptions options;
   options.interval_s = 2;
   Server s = StartLocal(&clock, options);
-  TickReport failed;
-  failed.sample_status = Status::Unavailable("no node memory stats");
+  TickReport failed = FailedReport(0, "no node memory stats");
 
   // Failing from the start: every tick ran, none counts.
   for (int i = 0; i < 4; ++i) {

@@ -53,6 +53,14 @@ inline TickReport Report(double time_s) {
   return r;
 }
 
+// A tick whose sample failed with `error`: nothing below it is set.
+inline TickReport FailedReport(double time_s, const std::string& error) {
+  TickReport r;
+  r.time_s = time_s;
+  r.sample_status = Status::Unavailable(error);
+  return r;
+}
+
 inline Action MakeAction(const std::string& domain, int64_t from_mib,
                          int64_t to_mib, Reason reason) {
   Action a;
