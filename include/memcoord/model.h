@@ -47,7 +47,7 @@ struct GuestSample {
   // the stats period is off, or the guest has not reported yet).
   std::optional<int64_t> unused_kib;     // MemFree
   std::optional<int64_t> usable_kib;     // MemAvailable (free + reclaimable)
-  std::optional<int64_t> available_kib;  // MemTotal as the guest sees it
+  std::optional<int64_t> memtotal_kib;   // MemTotal as the guest sees it (balloon.available)
   std::optional<int64_t> swap_in_kib;    // cumulative
   std::optional<int64_t> swap_out_kib;   // cumulative
   std::optional<int64_t> major_faults;   // cumulative count

@@ -33,7 +33,7 @@ int64_t ToKib(double mib) { return std::llround(mib * kKibPerMib); }
 struct Report {
   int64_t unused_kib = 0;
   int64_t usable_kib = 0;
-  int64_t available_kib = 0;
+  int64_t memtotal_kib = 0;
   int64_t swap_in_kib = 0;
   int64_t swap_out_kib = 0;
   int64_t major_faults = 0;
@@ -332,7 +332,7 @@ struct SimHypervisor::Impl {
       Report r;
       r.unused_kib = ToKib(g.unused_mib());
       r.usable_kib = ToKib(g.usable_mib());
-      r.available_kib = ToKib(g.actual_mib);
+      r.memtotal_kib = ToKib(g.actual_mib);
       r.swap_in_kib = std::llround(g.swap_in_kib);
       r.swap_out_kib = std::llround(g.swap_out_kib);
       r.major_faults = std::llround(g.major_faults);
@@ -436,7 +436,7 @@ Result<Snapshot> SimHypervisor::Sample() {
       const Report& r = *g.report;
       s.unused_kib = r.unused_kib;
       s.usable_kib = r.usable_kib;
-      s.available_kib = r.available_kib;
+      s.memtotal_kib = r.memtotal_kib;
       s.swap_in_kib = r.swap_in_kib;
       s.swap_out_kib = r.swap_out_kib;
       s.major_faults = r.major_faults;

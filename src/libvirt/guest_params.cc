@@ -22,7 +22,7 @@ const Field kFields[] = {
     {"balloon.rss", false, &GuestSample::rss_kib},
     {"balloon.unused", true, &GuestSample::unused_kib},
     {"balloon.usable", true, &GuestSample::usable_kib},
-    {"balloon.available", true, &GuestSample::available_kib},
+    {"balloon.available", true, &GuestSample::memtotal_kib},
     {"balloon.swap_in", true, &GuestSample::swap_in_kib},
     {"balloon.swap_out", true, &GuestSample::swap_out_kib},
     {"balloon.major_fault", true, &GuestSample::major_faults},
@@ -124,9 +124,9 @@ Result<GuestSample> GuestSampleFromParams(std::string_view name,
     note("balloon.current " + Kib(s.actual_kib) + " exceeds balloon.maximum " +
          Kib(s.maximum_kib));
   }
-  if (s.available_kib && s.maximum_kib > 0 &&
-      *s.available_kib > s.maximum_kib) {
-    note("balloon.available " + Kib(*s.available_kib) +
+  if (s.memtotal_kib && s.maximum_kib > 0 &&
+      *s.memtotal_kib > s.maximum_kib) {
+    note("balloon.available " + Kib(*s.memtotal_kib) +
          " exceeds balloon.maximum " + Kib(s.maximum_kib));
   }
   // The guest's statistics are up to one stats period older than
@@ -134,9 +134,9 @@ Result<GuestSample> GuestSampleFromParams(std::string_view name,
   // report can show more free memory than the guest has now. When the guest
   // said how much memory it saw (available), compare with that, which is from
   // the same report; otherwise with the balloon size.
-  const int64_t bound = s.available_kib.value_or(s.actual_kib);
+  const int64_t bound = s.memtotal_kib.value_or(s.actual_kib);
   const char* bound_name =
-      s.available_kib ? "balloon.available " : "balloon.current ";
+      s.memtotal_kib ? "balloon.available " : "balloon.current ";
   if (s.unused_kib && *s.unused_kib > bound) {
     note("balloon.unused " + Kib(*s.unused_kib) + " exceeds " + bound_name +
          Kib(bound));

@@ -127,11 +127,11 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
          if (!g.usable_kib) return std::nullopt;
          return Bytes(*g.usable_kib);
        }},
-      {"memcoord_domain_available_bytes",
+      {"memcoord_domain_memtotal_bytes",
        "Memory the guest sees as its total (MemTotal).",
        [](const GuestRow& g, double) -> std::optional<double> {
-         if (!g.available_kib) return std::nullopt;
-         return Bytes(*g.available_kib);
+         if (!g.memtotal_kib) return std::nullopt;
+         return Bytes(*g.memtotal_kib);
        }},
       {"memcoord_domain_rss_bytes", "Host RSS of the guest's QEMU process.",
        [](const GuestRow& g, double) -> std::optional<double> {
@@ -273,39 +273,39 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
   // Loop.
   {
     MetricFamily f =
-        Family("memcoord_cycle_duration_seconds",
-               "Time one control cycle took.", MetricType::Histogram);
+        Family("memcoord_tick_duration_seconds",
+               "Time one tick took.", MetricType::Histogram);
     ClientMetric& m = f.metric.emplace_back();
-    m.histogram.bucket.reserve(kCycleBuckets.size() + 1);
+    m.histogram.bucket.reserve(kTickBuckets.size() + 1);
     uint64_t cumulative = 0;
-    for (size_t i = 0; i < kCycleBuckets.size(); ++i) {
-      cumulative += v.cycle_buckets[i];
-      m.histogram.bucket.push_back({cumulative, kCycleBuckets[i]});
+    for (size_t i = 0; i < kTickBuckets.size(); ++i) {
+      cumulative += v.tick_buckets[i];
+      m.histogram.bucket.push_back({cumulative, kTickBuckets[i]});
     }
     m.histogram.bucket.push_back(
-        {v.cycles, std::numeric_limits<double>::infinity()});
-    m.histogram.sample_count = v.cycles;
-    m.histogram.sample_sum = v.cycle_seconds_sum;
+        {v.ticks, std::numeric_limits<double>::infinity()});
+    m.histogram.sample_count = v.ticks;
+    m.histogram.sample_sum = v.tick_seconds_sum;
     emit(f);
   }
   {
-    MetricFamily f = Family("memcoord_cycles_total", "Control cycles run.",
+    MetricFamily f = Family("memcoord_ticks_total", "Ticks run.",
                             MetricType::Counter);
-    AddCounter(f, {}, static_cast<double>(v.cycles));
+    AddCounter(f, {}, static_cast<double>(v.ticks));
     emit(f);
   }
-  if (v.last_cycle_end_s) {
+  if (v.last_tick_end_s) {
     MetricFamily f =
-        Family("memcoord_last_cycle_timestamp_seconds",
-               "Clock time when the last cycle that sampled the hypervisor "
+        Family("memcoord_last_tick_timestamp_seconds",
+               "Clock time when the last tick that sampled the hypervisor "
                "finished.",
                MetricType::Gauge);
-    AddGauge(f, {}, *v.last_cycle_end_s);
+    AddGauge(f, {}, *v.last_tick_end_s);
     emit(f);
   }
   {
     MetricFamily f = Family("memcoord_sample_errors_total",
-                            "Cycles whose sample of the hypervisor failed.",
+                            "Ticks whose sample of the hypervisor failed.",
                             MetricType::Counter);
     AddCounter(f, {}, v.sample_errors);
     emit(f);
@@ -314,7 +314,7 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
     MetricFamily up =
         Family("memcoord_libvirt_up",
                "1 while the hypervisor answers: connected, and the last "
-               "cycle's sample succeeded.",
+               "tick's sample succeeded.",
                MetricType::Gauge);
     AddGauge(up, {}, v.health->up ? 1 : 0);
     emit(up);
@@ -462,10 +462,10 @@ void MetricsState::SetProcess(
 
 void MetricsState::Record(const TickReport& report,
                           const HypervisorHealth& health) {
-  ++cycles_;
-  cycle_seconds_sum_ += report.duration_s;
-  for (size_t i = 0; i < kCycleBuckets.size(); ++i) {
-    if (report.duration_s <= kCycleBuckets[i]) {
+  ++ticks_;
+  tick_seconds_sum_ += report.duration_s;
+  for (size_t i = 0; i < kTickBuckets.size(); ++i) {
+    if (report.duration_s <= kTickBuckets[i]) {
       ++cycle_buckets_[i];
       break;
     }
@@ -483,12 +483,12 @@ void MetricsState::Record(const TickReport& report,
     // Nothing below the snapshot is meaningful; the guests are not known to
     // be gone, so their last values stay (stats_age tells how old they are).
     // The hypervisor did not answer, and the tick decided nothing: it is
-    // not a cycle for the last-cycle timestamp.
+    // not a tick for the last-tick timestamp.
     ++sample_errors_;
     health_->up = false;
     return;
   }
-  last_cycle_end_s_ = report.time_s + report.duration_s;
+  last_tick_end_s_ = report.time_s + report.duration_s;
   RecordSample(report);
   RecordResults(report);
 }
@@ -525,7 +525,7 @@ void MetricsState::RecordSample(const TickReport& report) {
     row.maximum_kib = g.maximum_kib;
     row.unused_kib = g.unused_kib;
     row.usable_kib = g.usable_kib;
-    row.available_kib = g.available_kib;
+    row.memtotal_kib = g.memtotal_kib;
     row.rss_kib = g.rss_kib;
     row.stats_time_s = g.stats_time_s;
     // The planned target (an action of this tick, below) is visible in
@@ -633,10 +633,10 @@ void MetricsState::FillView(TickView* v) const {
   v->now_s = last_time_s_;
   v->host = host_;
   v->params = params_;
-  v->cycle_buckets = cycle_buckets_;
-  v->cycles = cycles_;
-  v->cycle_seconds_sum = cycle_seconds_sum_;
-  v->last_cycle_end_s = last_cycle_end_s_;
+  v->tick_buckets = cycle_buckets_;
+  v->ticks = ticks_;
+  v->tick_seconds_sum = tick_seconds_sum_;
+  v->last_tick_end_s = last_tick_end_s_;
   v->sample_errors = sample_errors_;
   v->clamps = clamps_;
   v->health = health_;

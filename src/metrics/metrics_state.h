@@ -38,10 +38,10 @@
 
 namespace memcoord::metrics_internal {
 
-// Upper bounds of memcoord_cycle_duration_seconds, seconds (+Inf implied).
+// Upper bounds of memcoord_tick_duration_seconds, seconds (+Inf implied).
 // From 100 us: a simulated or small host ticks in well under a millisecond,
 // and a tail that doubles must show up as a different bucket.
-inline constexpr std::array<double, 16> kCycleBuckets = {
+inline constexpr std::array<double, 16> kTickBuckets = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05,   0.1,     0.25,   0.5,   1,      2.5,    5,     10};
 
@@ -69,7 +69,7 @@ struct GuestRow {
   int64_t maximum_kib = 0;
   std::optional<int64_t> unused_kib;
   std::optional<int64_t> usable_kib;
-  std::optional<int64_t> available_kib;
+  std::optional<int64_t> memtotal_kib;
   std::optional<int64_t> rss_kib;
   int64_t target_kib = 0;
   std::optional<double> stats_time_s;
@@ -97,10 +97,10 @@ struct TickView {
   double now_s = 0;  // report.time_s of the last tick (for stats_age)
   std::optional<HostSample> host;
   std::optional<PolicyParams> params;
-  std::array<uint64_t, kCycleBuckets.size()> cycle_buckets{};  // per bucket
-  uint64_t cycles = 0;
-  double cycle_seconds_sum = 0;
-  std::optional<double> last_cycle_end_s;
+  std::array<uint64_t, kTickBuckets.size()> tick_buckets{};  // per bucket
+  uint64_t ticks = 0;
+  double tick_seconds_sum = 0;
+  std::optional<double> last_tick_end_s;
   double sample_errors = 0;
   ClampCounts clamps;
   std::optional<HypervisorHealth> health;
@@ -174,10 +174,10 @@ class MetricsState {
 
   // Loop.
   double last_time_s_ = 0;
-  std::optional<double> last_cycle_end_s_;
-  std::array<uint64_t, kCycleBuckets.size()> cycle_buckets_{};
-  uint64_t cycles_ = 0;
-  double cycle_seconds_sum_ = 0;
+  std::optional<double> last_tick_end_s_;
+  std::array<uint64_t, kTickBuckets.size()> cycle_buckets_{};
+  uint64_t ticks_ = 0;
+  double tick_seconds_sum_ = 0;
   double sample_errors_ = 0;
   ClampCounts clamps_;
   std::optional<HypervisorHealth> health_;

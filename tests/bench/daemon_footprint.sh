@@ -6,9 +6,9 @@
 # /metrics once a second for the given time, and prints
 #   - resident memory: VmRSS at the end and VmHWM (peak), from /proc/PID/status
 #   - CPU per tick: utime+stime from /proc/PID/stat over the ticks counted by
-#     memcoord_cycles_total, measured from the first scrape on (so loading the
+#     memcoord_ticks_total, measured from the first scrape on (so loading the
 #     scenario is left out; the total with start-up is printed too)
-#   - the tick time the daemon reports (memcoord_cycle_duration_seconds)
+#   - the tick time the daemon reports (memcoord_tick_duration_seconds)
 #   - scrape latency (curl's time_total): median and maximum, and the size
 #
 # Usage:
@@ -71,20 +71,20 @@ pid=$!
 # Wait for the first tick to be published.
 for _ in $(seq 1 100); do
   if curl -sf -o "$tmp/first" "$url" 2>/dev/null &&
-     grep -q '^memcoord_cycles_total [1-9]' "$tmp/first"; then
+     grep -q '^memcoord_ticks_total [1-9]' "$tmp/first"; then
     break
   fi
   kill -0 "$pid" 2>/dev/null || { cat "$tmp/daemon.log" >&2; die "the daemon exited"; }
   sleep 0.1
 done
-grep -q '^memcoord_cycles_total [1-9]' "$tmp/first" 2>/dev/null ||
+grep -q '^memcoord_ticks_total [1-9]' "$tmp/first" 2>/dev/null ||
   { tail -20 "$tmp/daemon.log" >&2; die "no tick published within 10 s"; }
 
 hz=$(getconf CLK_TCK)
 # utime + stime in clock ticks (fields 14 and 15; the command name in field 2
 # has no spaces here, but cut after the closing parenthesis to be safe).
 cpu_ticks() { sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}'; }
-cycles_of() { awk '$1 == "memcoord_cycles_total" {print $2}' "$1"; }
+cycles_of() { awk '$1 == "memcoord_ticks_total" {print $2}' "$1"; }
 status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
 
 cpu0=$(cpu_ticks)
@@ -109,8 +109,8 @@ cpu_total=$(cpu_ticks)
 series=$(grep -vc '^#' "$tmp/last")
 bytes=$(wc -c <"$tmp/last")
 domains=$(grep -c '^memcoord_domain_actual_bytes{' "$tmp/last" || true)
-cycle_sum=$(awk '$1 == "memcoord_cycle_duration_seconds_sum" {print $2}' "$tmp/last")
-cycle_count=$(awk '$1 == "memcoord_cycle_duration_seconds_count" {print $2}' "$tmp/last")
+cycle_sum=$(awk '$1 == "memcoord_tick_duration_seconds_sum" {print $2}' "$tmp/last")
+cycle_count=$(awk '$1 == "memcoord_tick_duration_seconds_count" {print $2}' "$tmp/last")
 actions=$(awk '/^memcoord_balloon_actions_total\{/ {s += $2} END {print s + 0}' "$tmp/last")
 
 awk -v guests="$guests" -v domains="$domains" -v duration="$duration" \
@@ -129,7 +129,7 @@ awk -v guests="$guests" -v domains="$domains" -v duration="$duration" \
       printf "cpu per tick: no tick counted\n"
     }
     printf "cpu since start (loading the scenario included): %.2f s over %d ticks\n", cpu_total / hz, c1
-    if (ccount > 0) printf "tick time (memcoord_cycle_duration_seconds): mean %.2f ms over %d ticks\n", csum / ccount * 1000, ccount
+    if (ccount > 0) printf "tick time (memcoord_tick_duration_seconds): mean %.2f ms over %d ticks\n", csum / ccount * 1000, ccount
     printf "balloon actions so far: %d\n", actions
     printf "scrape: %d series, %.0f KB\n", series, bytes / 1024
   }'

@@ -78,7 +78,7 @@ TickReport MakeTick(int guests, int tick) {
     g.rss_kib = g.actual_kib + 4096;
     g.unused_kib = MibToKib(100 + (i * 7 + tick) % 400);
     g.usable_kib = *g.unused_kib + MibToKib(50);
-    g.available_kib = g.actual_kib;
+    g.memtotal_kib = g.actual_kib;
     g.swap_in_kib = static_cast<int64_t>(tick) * i;
     g.swap_out_kib = static_cast<int64_t>(tick) * i * 2;
     g.major_faults = tick + i;

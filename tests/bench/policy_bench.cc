@@ -95,7 +95,7 @@ GuestSample MakeGuest(int i, int tick, double now_s) {
   unused_mib = std::min(unused_mib, actual_mib - 100);
   g.unused_kib = MibToKib(static_cast<double>(unused_mib));
   g.usable_kib = MibToKib(static_cast<double>(unused_mib + cache_mib));
-  g.available_kib = g.actual_kib;
+  g.memtotal_kib = g.actual_kib;
   g.swap_in_kib = swap_in;
   g.swap_out_kib = swap_in * 2;
   g.major_faults = faults;

@@ -51,9 +51,9 @@ wait_for "invalid reload is refused (reload_success 0)" bash -c "[[ \$(curl -sf 
 grep -q "reload refused" "$tmp/log" && ok || bad "log says the reload was refused"
 grep -q "mc.yaml:1:" "$tmp/log" && ok || bad "the refusal names the file and line"
 [[ $(metric memcoord_dry_run) == 1 ]] && ok || bad "the old configuration keeps running"
-c1=$(metric memcoord_cycles_total)
+c1=$(metric memcoord_ticks_total)
 sleep 1.2
-c2=$(metric memcoord_cycles_total)
+c2=$(metric memcoord_ticks_total)
 python3 -c "import sys; sys.exit(0 if float('$c2') > float('$c1') else 1)" && ok || bad "ticks go on after a refused reload ($c1 -> $c2)"
 
 start=$(date +%s.%N)

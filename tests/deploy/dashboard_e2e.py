@@ -106,7 +106,7 @@ def main():
         start = time.monotonic()
         for inst in instances:
             prom.wait_for_samples(
-                f'memcoord_cycles_total{{instance="{inst}"}}', SETTLE_SAMPLES, 90)
+                f'memcoord_ticks_total{{instance="{inst}"}}', SETTLE_SAMPLES, 90)
         print(f"{SETTLE_SAMPLES} scrapes of every daemon after "
               f"{time.monotonic() - start:.0f} s")
         for d in daemons:

@@ -32,7 +32,7 @@ REQUIRED_METRICS = [
     "memcoord_threshold_bytes", "memcoord_domain_actual_bytes",
     "memcoord_domain_unused_bytes", "memcoord_domain_usable_bytes",
     "memcoord_balloon_actions_total", "memcoord_balloon_errors_total",
-    "memcoord_guardrail_clamps_total", "memcoord_cycle_duration_seconds_bucket",
+    "memcoord_guardrail_clamps_total", "memcoord_tick_duration_seconds_bucket",
     "memcoord_libvirt_up", "memcoord_domain_stats_age_seconds",
     "memcoord_dry_run", "memcoord_build_info", "memcoord_config_reload_success",
 ]

@@ -3,7 +3,7 @@
 Prometheus on loopback; the checks go through Prometheus's HTTP API.
 
 Checks: every metric of the README "Metrics" section reaches Prometheus; one
-memcoord_domain_actual_bytes series per guest; memcoord_cycles_total grows; the
+memcoord_domain_actual_bytes series per guest; memcoord_ticks_total grows; the
 guest destroyed at 20 s has no series in the daemon's next scrape nor in
 Prometheus after its next scrape; promtool accepts a scrape of the daemon.
 
@@ -30,15 +30,15 @@ DESTROY_AT_S = 20.0
 REQUIRED = [
     "memcoord_domain_actual_bytes", "memcoord_domain_maximum_bytes",
     "memcoord_domain_unused_bytes", "memcoord_domain_usable_bytes",
-    "memcoord_domain_available_bytes", "memcoord_domain_target_bytes",
+    "memcoord_domain_memtotal_bytes", "memcoord_domain_target_bytes",
     "memcoord_domain_stats_age_seconds", "memcoord_domain_swap_in_bytes_total",
     "memcoord_domain_swap_out_bytes_total", "memcoord_domain_major_faults_total",
     "memcoord_domain_class", "memcoord_host_memory_total_bytes",
     "memcoord_host_memory_free_bytes", "memcoord_host_memory_available_bytes",
     "memcoord_threshold_bytes", "memcoord_balloon_actions_total",
     "memcoord_balloon_moved_bytes_total", "memcoord_balloon_errors_total",
-    "memcoord_guardrail_clamps_total", "memcoord_cycle_duration_seconds_bucket",
-    "memcoord_cycles_total", "memcoord_last_cycle_timestamp_seconds",
+    "memcoord_guardrail_clamps_total", "memcoord_tick_duration_seconds_bucket",
+    "memcoord_ticks_total", "memcoord_last_tick_timestamp_seconds",
     "memcoord_libvirt_up", "memcoord_libvirt_reconnects_total",
     "memcoord_dry_run", "memcoord_build_info", "memcoord_policy_info",
     "memcoord_config_reload_success",
@@ -99,11 +99,11 @@ def run(args, tmp):
         print(f"all {len(REQUIRED)} contract metrics present")
 
         # Cycles grow.
-        first = float(result(p, "memcoord_cycles_total")[0]["value"][1])
-        wait_for("memcoord_cycles_total to grow",
-                 lambda: float(result(p, "memcoord_cycles_total")[0]["value"][1])
+        first = float(result(p, "memcoord_ticks_total")[0]["value"][1])
+        wait_for("memcoord_ticks_total to grow",
+                 lambda: float(result(p, "memcoord_ticks_total")[0]["value"][1])
                  > first, 10)
-        print(f"memcoord_cycles_total grows from {first:.0f}")
+        print(f"memcoord_ticks_total grows from {first:.0f}")
 
         # promtool on a scrape of the running daemon.
         if args.promtool:

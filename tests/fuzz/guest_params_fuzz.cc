@@ -79,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   memcoord::GuestSample g = *r;
   if (g.actual_kib <= 0) Fail("non-positive balloon.current accepted");
   if (dropped == "unset") Fail("dropped_reason not written");
-  const bool any_guest_field = g.unused_kib || g.usable_kib || g.available_kib ||
+  const bool any_guest_field = g.unused_kib || g.usable_kib || g.memtotal_kib ||
                                g.swap_in_kib || g.swap_out_kib || g.major_faults ||
                                g.minor_faults || g.stats_time_s;
   if (!dropped.empty()) {
@@ -87,8 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     if (g.maximum_kib <= 0) Fail("statistics kept with a zero maximum");
     if (g.actual_kib > g.maximum_kib) Fail("statistics kept with current above maximum");
-    const int64_t bound = g.available_kib.value_or(g.actual_kib);
-    if (g.available_kib && *g.available_kib > g.maximum_kib) Fail("available above maximum");
+    const int64_t bound = g.memtotal_kib.value_or(g.actual_kib);
+    if (g.memtotal_kib && *g.memtotal_kib > g.maximum_kib) Fail("available above maximum");
     if (g.unused_kib && (*g.unused_kib < 0 || *g.unused_kib > bound)) Fail("unused out of range");
     if (g.usable_kib && (*g.usable_kib < 0 || *g.usable_kib > bound)) Fail("usable out of range");
     for (const auto* f : {&g.swap_in_kib, &g.swap_out_kib, &g.major_faults, &g.minor_faults}) {

@@ -188,7 +188,7 @@ class Daemon:
                 raise SetupError("memory_coordinator exited (rc %d): %s" %
                                  (self.proc.returncode, self.log_text()[-2000:]))
             s = self.scrape()
-            if s is not None and (metric(s, "memcoord_cycles_total") or 0) >= 1:
+            if s is not None and (metric(s, "memcoord_ticks_total") or 0) >= 1:
                 return
             time.sleep(0.2)
         raise SetupError("memory_coordinator made no tick within 30 s: " +
@@ -266,7 +266,7 @@ class Sampler(threading.Thread):
                 row["m"]["libvirt_up"] = metric(series, "memcoord_libvirt_up")
                 row["m"]["reconnects"] = metric(series,
                                                 "memcoord_libvirt_reconnects_total")
-                row["m"]["cycles"] = metric(series, "memcoord_cycles_total")
+                row["m"]["cycles"] = metric(series, "memcoord_ticks_total")
                 row["m"]["actions"] = metric(series,
                                              "memcoord_balloon_actions_total")
                 row["m"]["moved"] = metric(series,

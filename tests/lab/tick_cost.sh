@@ -8,10 +8,10 @@
 #   idle  the guests are idle (after the first reclaims have settled)
 #   busy  a memhog grows in P-1, so ticks also send balloon commands
 # For each phase it prints the tick duration (mean, median, max, from the
-# growth of memcoord_cycle_duration_seconds_sum and _count from one published
+# growth of memcoord_tick_duration_seconds_sum and _count from one published
 # tick to the next) and the libvirt calls per tick (growth of
 # memcoord_libvirt_calls_total{call} over the phase / ticks), beside the
-# balloon commands per tick. Ticks are told apart by memcoord_cycles_total.
+# balloon commands per tick. Ticks are told apart by memcoord_ticks_total.
 #
 # Usage (root): tick_cost.sh [--guests N] [--ticks T] [--interval S]
 #                            [--prefix P] [--bin PATH] [--keep]
@@ -88,9 +88,9 @@ echo "== daemon: $bin (pid $pid), interval $interval s, /metrics on 127.0.0.1:$p
 # "cycles sum count actions call=value..." from one scrape.
 scrape() {
   curl -sf --max-time 2 "$url" | awk '
-    $1 == "memcoord_cycles_total" { cycles = $2 }
-    $1 == "memcoord_cycle_duration_seconds_sum" { sum = $2 }
-    $1 == "memcoord_cycle_duration_seconds_count" { count = $2 }
+    $1 == "memcoord_ticks_total" { cycles = $2 }
+    $1 == "memcoord_tick_duration_seconds_sum" { sum = $2 }
+    $1 == "memcoord_tick_duration_seconds_count" { count = $2 }
     /^memcoord_balloon_actions_total\{/ { actions += $2 }
     /^memcoord_libvirt_calls_total\{/ {
       match($1, /call="[^"]*"/)

@@ -41,7 +41,7 @@ std::vector<TypedParam> ToParams(const GuestSample& g) {
   add("balloon.rss", g.rss_kib);
   add("balloon.unused", g.unused_kib);
   add("balloon.usable", g.usable_kib);
-  add("balloon.available", g.available_kib);
+  add("balloon.available", g.memtotal_kib);
   add("balloon.swap_in", g.swap_in_kib);
   add("balloon.swap_out", g.swap_out_kib);
   add("balloon.major_fault", g.major_faults);

@@ -64,7 +64,7 @@ for path in / /metrics /healthz; do
   check "HEAD $path" 200 "$(status -I "$base$path")"
 done
 body=$(curl -s "$base/metrics")
-[[ $body == *"memcoord_cycles_total"* ]] && ok || bad "GET /metrics has memcoord_cycles_total"
+[[ $body == *"memcoord_ticks_total"* ]] && ok || bad "GET /metrics has memcoord_ticks_total"
 head_body=$(curl -s -X HEAD --max-time 5 "$base/metrics" 2>/dev/null | wc -c)
 check "HEAD /metrics sends no body" 0 "$head_body"
 len=$(curl -sI "$base/metrics" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-length"{print $2}')

@@ -2,7 +2,7 @@
 # Load on /metrics while the loop runs: the daemon on a simulated host
 # (interval 0.1 s, policy adaptive), first idle, then wrk with 64 connections
 # for SECONDS. Prints requests/s, failed requests, the tick duration p99 idle
-# and under load (from the memcoord_cycle_duration_seconds histogram,
+# and under load (from the memcoord_tick_duration_seconds histogram,
 # interpolated within buckets like PromQL's histogram_quantile) and the
 # daemon's RSS before and after. Fails when a request failed (non-2xx or a
 # socket error, timeouts included), when the loaded p99 is above twice the
@@ -79,7 +79,7 @@ for _ in $(seq 100); do
 done
 curl -sf -o /dev/null "$url" || { echo "FAIL daemon did not serve"; cat "$tmp/log"; exit 1; }
 
-scrape() { curl -sf "$url" | grep -E '^memcoord_cycle(s_total|_duration_seconds_bucket)' >"$1"; }
+scrape() { curl -sf "$url" | grep -E '^memcoord_tick(s_total|_duration_seconds_bucket)' >"$1"; }
 rss_kib() { awk '/^VmRSS/{print $2}' /proc/"$pid"/status; }
 
 sleep 2  # first ticks, first scrapes: allocations that happen once
@@ -103,10 +103,10 @@ seconds, idle, interval, conns = float(sys.argv[6]), float(sys.argv[7]), float(s
 def read(name):
     buckets, cycles = {}, 0.0
     for line in open(f"{tmp}/{name}"):
-        m = re.match(r'memcoord_cycle_duration_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        m = re.match(r'memcoord_tick_duration_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
         if m:
             buckets[float(m.group(1))] = float(m.group(2))
-        elif line.startswith("memcoord_cycles_total "):
+        elif line.startswith("memcoord_ticks_total "):
             cycles = float(line.split()[1])
     return buckets, cycles
 

@@ -386,7 +386,7 @@ std::vector<Corruption> Corruptions() {
          if (!g.has_stats()) return;
          g.unused_kib = std::numeric_limits<int64_t>::max() / 4;
          g.usable_kib = std::numeric_limits<int64_t>::max() / 4;
-         g.available_kib = std::numeric_limits<int64_t>::max() / 4;
+         g.memtotal_kib = std::numeric_limits<int64_t>::max() / 4;
        }},
       {"stats_from_the_future",
        [](GuestSample& g, int) {
@@ -394,7 +394,7 @@ std::vector<Corruption> Corruptions() {
        }},
       {"available_zero",
        [](GuestSample& g, int) {
-         if (g.has_stats()) g.available_kib = 0;
+         if (g.has_stats()) g.memtotal_kib = 0;
        }},
   };
 }

@@ -269,7 +269,7 @@ TEST(SimulatorTest, GuestWithoutStatsReportsNoOptionals) {
   EXPECT_EQ(q.maximum_kib, MibToKib(2048));
   EXPECT_TRUE(q.rss_kib.has_value());
   EXPECT_FALSE(q.has_stats());
-  EXPECT_FALSE(q.usable_kib || q.available_kib || q.swap_in_kib ||
+  EXPECT_FALSE(q.usable_kib || q.memtotal_kib || q.swap_in_kib ||
                q.swap_out_kib || q.major_faults || q.minor_faults ||
                q.stats_time_s);
   EXPECT_TRUE(Find(*snap, "chatty").has_stats());
@@ -318,7 +318,7 @@ TEST(SimulatorTest, StatsRefreshOncePerSecondAndAreStaleBetween) {
   EXPECT_DOUBLE_EQ(*Find(*snap, "vm1").stats_time_s, 1001);
   EXPECT_EQ(*Find(*snap, "vm1").unused_kib, MibToKib(1024 - 80 - 100));
   EXPECT_EQ(*Find(*snap, "vm1").usable_kib, MibToKib(1024 - 80 - 100));
-  EXPECT_EQ(*Find(*snap, "vm1").available_kib, MibToKib(1024));
+  EXPECT_EQ(*Find(*snap, "vm1").memtotal_kib, MibToKib(1024));
 }
 
 TEST(SimulatorTest, DestroyAndStart) {

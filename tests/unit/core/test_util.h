@@ -21,7 +21,7 @@ inline GuestSample Guest(const std::string& name, double actual_mib,
   g.maximum_kib = MibToKib(max_mib);
   g.unused_kib = MibToKib(unused_mib);
   g.usable_kib = MibToKib(unused_mib);
-  g.available_kib = g.actual_kib;
+  g.memtotal_kib = g.actual_kib;
   g.stats_time_s = time_s;
   return g;
 }

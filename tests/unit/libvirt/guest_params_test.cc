@@ -56,7 +56,7 @@ TEST(LibvirtHypervisorTest, ConvertsEveryBalloonField) {
   EXPECT_EQ(g->rss_kib, 900000);
   EXPECT_EQ(g->unused_kib, 600000);
   EXPECT_EQ(g->usable_kib, 700000);
-  EXPECT_EQ(g->available_kib, 1000000);
+  EXPECT_EQ(g->memtotal_kib, 1000000);
   EXPECT_EQ(g->swap_in_kib, 12);
   EXPECT_EQ(g->swap_out_kib, 34);
   EXPECT_EQ(g->major_faults, 56);
@@ -183,7 +183,7 @@ TEST(LibvirtHypervisorTest, AbsurdStatsAreDroppedWithAReason) {
     // Treated as missing: nothing the guest said survives.
     EXPECT_FALSE(g->has_stats());
     EXPECT_FALSE(g->usable_kib.has_value());
-    EXPECT_FALSE(g->available_kib.has_value());
+    EXPECT_FALSE(g->memtotal_kib.has_value());
     EXPECT_FALSE(g->swap_in_kib.has_value());
     EXPECT_FALSE(g->major_faults.has_value());
     EXPECT_FALSE(g->stats_time_s.has_value());

@@ -68,14 +68,14 @@ TEST(LibvirtHypervisorTest, RandomParamsNeverYieldInconsistentStats) {
     EXPECT_TRUE(dropped.empty());
     EXPECT_GT(g->maximum_kib, 0);
     EXPECT_LE(g->actual_kib, g->maximum_kib);
-    const int64_t bound = g->available_kib.value_or(g->actual_kib);
+    const int64_t bound = g->memtotal_kib.value_or(g->actual_kib);
     EXPECT_LE(*g->unused_kib, bound);
     EXPECT_GE(*g->unused_kib, 0);
     if (g->usable_kib) {
       EXPECT_LE(*g->usable_kib, bound);
     }
-    if (g->available_kib) {
-      EXPECT_LE(*g->available_kib, g->maximum_kib);
+    if (g->memtotal_kib) {
+      EXPECT_LE(*g->memtotal_kib, g->maximum_kib);
     }
     for (const auto& v : {g->swap_in_kib, g->swap_out_kib, g->major_faults,
                           g->minor_faults, g->rss_kib}) {

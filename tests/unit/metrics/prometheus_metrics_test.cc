@@ -84,7 +84,7 @@ TEST(MetricsTest, ExportsGuestGaugesInBytes) {
   EXPECT_EQ(p.Value("memcoord_domain_maximum_bytes", vm1), 4096 * kMib);
   EXPECT_EQ(p.Value("memcoord_domain_unused_bytes", vm1), 512 * kMib);
   EXPECT_EQ(p.Value("memcoord_domain_usable_bytes", vm1), 612 * kMib);
-  EXPECT_EQ(p.Value("memcoord_domain_available_bytes", vm1), 974 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_memtotal_bytes", vm1), 974 * kMib);
   EXPECT_EQ(p.Value("memcoord_domain_rss_bytes", vm1), 1034 * kMib);
   EXPECT_EQ(p.Value("memcoord_domain_target_bytes", vm1), 1024 * kMib);
   EXPECT_DOUBLE_EQ(*p.Value("memcoord_domain_stats_age_seconds", vm1), 1.5);
@@ -99,7 +99,7 @@ TEST(MetricsTest, ExportsGuestGaugesInBytes) {
   for (const char* name :
        {"memcoord_domain_actual_bytes", "memcoord_domain_maximum_bytes",
         "memcoord_domain_unused_bytes", "memcoord_domain_usable_bytes",
-        "memcoord_domain_available_bytes", "memcoord_domain_rss_bytes",
+        "memcoord_domain_memtotal_bytes", "memcoord_domain_rss_bytes",
         "memcoord_domain_target_bytes", "memcoord_domain_stats_age_seconds",
         "memcoord_domain_class"}) {
     EXPECT_EQ(p.Type(name), "gauge") << name;
@@ -304,21 +304,21 @@ TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
   s.metrics->Record(r, Healthy());
 
   ParsedExposition p = s.Scrape();
-  EXPECT_EQ(p.Value("memcoord_cycles_total"), 2);
-  EXPECT_EQ(p.Type("memcoord_cycles_total"), "counter");
-  EXPECT_DOUBLE_EQ(*p.Value("memcoord_last_cycle_timestamp_seconds"), 102.2);
-  EXPECT_EQ(p.Type("memcoord_cycle_duration_seconds"), "histogram");
-  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_count"), 2);
-  EXPECT_DOUBLE_EQ(*p.Value("memcoord_cycle_duration_seconds_sum"), 0.204);
+  EXPECT_EQ(p.Value("memcoord_ticks_total"), 2);
+  EXPECT_EQ(p.Type("memcoord_ticks_total"), "counter");
+  EXPECT_DOUBLE_EQ(*p.Value("memcoord_last_tick_timestamp_seconds"), 102.2);
+  EXPECT_EQ(p.Type("memcoord_tick_duration_seconds"), "histogram");
+  EXPECT_EQ(p.Value("memcoord_tick_duration_seconds_count"), 2);
+  EXPECT_DOUBLE_EQ(*p.Value("memcoord_tick_duration_seconds_sum"), 0.204);
   EXPECT_EQ(
-      p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "0.001"}}), 0);
+      p.Value("memcoord_tick_duration_seconds_bucket", {{"le", "0.001"}}), 0);
   EXPECT_EQ(
-      p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "0.005"}}), 1);
-  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "0.25"}}),
+      p.Value("memcoord_tick_duration_seconds_bucket", {{"le", "0.005"}}), 1);
+  EXPECT_EQ(p.Value("memcoord_tick_duration_seconds_bucket", {{"le", "0.25"}}),
             2);
-  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "10"}}),
+  EXPECT_EQ(p.Value("memcoord_tick_duration_seconds_bucket", {{"le", "10"}}),
             2);
-  EXPECT_EQ(p.Value("memcoord_cycle_duration_seconds_bucket", {{"le", "+Inf"}}),
+  EXPECT_EQ(p.Value("memcoord_tick_duration_seconds_bucket", {{"le", "+Inf"}}),
             2);
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 1);
   EXPECT_EQ(p.Value("memcoord_libvirt_reconnects_total"), 2);
@@ -562,32 +562,32 @@ TEST(MetricsTest, KeepsLastGuestValuesWhenTheSampleFails) {
   EXPECT_EQ(p.Value("memcoord_domain_stats_age_seconds", {{"domain", "vm"}}),
             4);
   EXPECT_EQ(p.Value("memcoord_sample_errors_total"), 1);
-  EXPECT_EQ(p.Value("memcoord_cycles_total"), 2);
+  EXPECT_EQ(p.Value("memcoord_ticks_total"), 2);
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
 }
 
 TEST(MetricsTest, AFailedSampleIsNotACycleEvenWhileConnected) {
   // Connected, but the sample fails every tick (a driver without node
-  // memory stats): libvirt is not "up" and no cycle has ended.
+  // memory stats): libvirt is not "up" and no tick has ended.
   ManualClock clock(100);
   Server s = StartLocal(&clock);
   TickReport r = Report(100);
   r.duration_s = 0.5;
   s.metrics->Record(r, Healthy());
-  ASSERT_EQ(s.Scrape().Value("memcoord_last_cycle_timestamp_seconds"), 100.5);
+  ASSERT_EQ(s.Scrape().Value("memcoord_last_tick_timestamp_seconds"), 100.5);
 
   TickReport failed = FailedReport(102, "no node memory stats");
   s.metrics->Record(failed, Healthy());
   ParsedExposition p = s.Scrape();
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
-  EXPECT_EQ(p.Value("memcoord_last_cycle_timestamp_seconds"), 100.5);
+  EXPECT_EQ(p.Value("memcoord_last_tick_timestamp_seconds"), 100.5);
   EXPECT_EQ(p.Value("memcoord_sample_errors_total"), 1);
 
   r.time_s = 104;
   s.metrics->Record(r, Healthy());
   p = s.Scrape();
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 1);
-  EXPECT_EQ(p.Value("memcoord_last_cycle_timestamp_seconds"), 104.5);
+  EXPECT_EQ(p.Value("memcoord_last_tick_timestamp_seconds"), 104.5);
 }
 
 TEST(MetricsTest, ExportsTheProcessAndTheInterval) {
@@ -643,10 +643,10 @@ TEST(MetricsTest, ScrapesNeverSeeHalfATick) {
       if (resp.status != 200) continue;
       ParsedExposition p = ParsedExposition::Parse(resp.body);
       auto actual = p.Samples("memcoord_domain_actual_bytes");
-      auto cycles = p.Value("memcoord_cycles_total");
-      // Every guest's size, and the cycle count, come from the same tick.
+      auto ticks = p.Value("memcoord_ticks_total");
+      // Every guest's size, and the tick count, come from the same tick.
       for (const testing::Sample& sample : actual) {
-        if (!cycles || sample.value != (*cycles + 256) * kMib) ++torn;
+        if (!ticks || sample.value != (*ticks + 256) * kMib) ++torn;
       }
       ++scrapes;
     }

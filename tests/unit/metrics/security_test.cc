@@ -147,7 +147,7 @@ TEST(SecurityTest, BasicAuthGuardsEverythingButHealthz) {
 
   r = HttpGet(port, "/metrics", {kAliceAuth});
   EXPECT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("memcoord_cycles_total"), std::string::npos);
+  EXPECT_NE(r.body.find("memcoord_ticks_total"), std::string::npos);
   EXPECT_EQ(HttpGet(port, "/metrics", {kBobAuth}).status, 200);
   EXPECT_EQ(HttpGet(port, "/healthz").status, 200);
 }
@@ -260,7 +260,7 @@ TEST_F(TlsTest, CurlScrapesMetricsOverTls) {
                        &body),
             0)
       << body;
-  EXPECT_NE(body.find("# TYPE memcoord_cycles_total counter"),
+  EXPECT_NE(body.find("# TYPE memcoord_ticks_total counter"),
             std::string::npos);
   EXPECT_NE(body.find("memcoord_domain_actual_bytes{domain=\"vm-tls\"} " +
                       std::to_string(1024LL * 1024 * 1024)),

@@ -22,7 +22,7 @@ inline GuestSample Guest(const std::string& name, int64_t actual_mib,
   g.rss_kib = MibToKib(actual_mib + 10);
   g.unused_kib = MibToKib(actual_mib / 2);
   g.usable_kib = MibToKib(actual_mib / 2 + 100);
-  g.available_kib = MibToKib(actual_mib - 50);
+  g.memtotal_kib = MibToKib(actual_mib - 50);
   g.swap_in_kib = 0;
   g.swap_out_kib = 0;
   g.major_faults = 0;
