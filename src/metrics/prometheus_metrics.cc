@@ -16,12 +16,14 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "basic_auth.h"
 #include "metrics_state.h"
 #include "thread_priority.h"
 #include "front.h"
+#include "gzip.h"
 
 namespace memcoord {
 namespace {
@@ -84,6 +86,20 @@ class Exposition {
     return text_;
   }
 
+  // The text gzip-compressed, made once from Text() on the first scrape that
+  // asks for it; null when rendering or compressing failed.
+  std::shared_ptr<const std::string> Gzipped() const {
+    std::shared_ptr<const std::string> text = Text();
+    if (text == nullptr) return nullptr;
+    std::lock_guard<std::mutex> lock(gzip_mu_);
+    if (gzipped_ == nullptr) {
+      std::optional<std::string> z = metrics_internal::Gzip(*text);
+      if (!z) return nullptr;
+      gzipped_ = std::make_shared<const std::string>(std::move(*z));
+    }
+    return gzipped_;
+  }
+
   // The view for reuse by the next tick. Only for an Exposition that no
   // reader can reach any more (unpublished, one owner), and only when no
   // reader still holds its view.
@@ -102,6 +118,8 @@ class Exposition {
   std::atomic<uint64_t>* const renders_;  // the Impl's count; outlives this
   mutable std::mutex mu_;
   mutable std::shared_ptr<const std::string> text_;  // guarded by mu_
+  mutable std::mutex gzip_mu_;  // not mu_: Text() takes that one
+  mutable std::shared_ptr<const std::string> gzipped_;  // guarded by gzip_mu_
 };
 
 // Splits "[host]:port" after ListeningPortsOption() accepted it.
@@ -276,11 +294,12 @@ class PrometheusMetrics::Impl {
     }
     render_cv_.notify_one();
   }
-  std::shared_ptr<const std::string> ScrapeText() {
+  // The current tick's text, gzip-compressed when `gzip`.
+  std::shared_ptr<const std::string> ScrapeText(bool gzip = false) {
     if (!scraped_.load(std::memory_order_relaxed)) {
       scraped_.store(true, std::memory_order_relaxed);
     }
-    return Current()->Text();
+    return gzip ? Current()->Gzipped() : Current()->Text();
   }
 
   // Called with write_mu_ held; the view is copied before the swap so that
@@ -608,7 +627,9 @@ int PrometheusMetrics::Impl::HandleRequest(mg_connection* conn) {
   if (path == "/metrics") {
     // Hold the snapshot for the whole response: Record() may publish a new
     // one meanwhile without disturbing this scrape.
-    std::shared_ptr<const std::string> text = ScrapeText();
+    const bool gzip =
+        metrics_internal::AcceptsGzip(mg_get_header(conn, "Accept-Encoding"));
+    std::shared_ptr<const std::string> text = ScrapeText(gzip);
     if (text == nullptr) {
       Respond(conn, 500, kTextPlain, "cannot render metrics\n", head);
       return 500;
@@ -616,6 +637,8 @@ int PrometheusMetrics::Impl::HandleRequest(mg_connection* conn) {
     mg_response_header_start(conn, 200);
     mg_response_header_add(conn, "Content-Type",
                            "text/plain; version=0.0.4; charset=utf-8", -1);
+    if (gzip) mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+    mg_response_header_add(conn, "Vary", "Accept-Encoding", -1);
     const std::string length = std::to_string(text->size());
     mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
     mg_response_header_add(conn, "Cache-Control", "no-store", -1);

@@ -30,6 +30,7 @@ LIBRARIES = {
     "prometheus/": "prometheus-cpp",
     "civetweb.h": "civetweb",
     "openssl/": "openssl",
+    "zlib.h": "zlib",
     "yaml-cpp/": "yaml-cpp",
     "spdlog/": "spdlog",
     "nlohmann/": "nlohmann-json",
@@ -45,7 +46,7 @@ ROOMS = {
     "src/core": None,
     "src/config": {"yaml-cpp"},
     "src/libvirt": {"libvirt"},
-    "src/metrics": {"prometheus-cpp", "civetweb", "openssl"},
+    "src/metrics": {"prometheus-cpp", "civetweb", "openssl", "zlib"},
     "src/log": {"spdlog"},
     "src/report": {"nlohmann-json"},
 }

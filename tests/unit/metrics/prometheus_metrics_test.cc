@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "exposition.h"
+#include "gunzip.h"
 #include "http_client.h"
 #include "test_report.h"
 
@@ -17,6 +18,7 @@ namespace {
 
 using testing::FailedReport;
 using testing::Guest;
+using testing::Gunzip;
 using testing::GuestWithoutStats;
 using testing::HttpGet;
 using testing::HttpRequest;
@@ -454,6 +456,39 @@ TickReport OneGuestTick(double t, int64_t mib) {
   TickReport r = Report(t);
   r.snapshot.guests.push_back(Guest("vm", mib, t));
   return r;
+}
+
+TEST(MetricsTest, ScrapersThatAcceptGzipGetTheSameTextGzipped) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  s.metrics->Record(OneGuestTick(100, 1024), Healthy());
+  const HttpResponse plain = HttpGet(s.port, "/metrics");
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.headers.count("content-encoding"), 0u);
+  EXPECT_EQ(plain.headers.at("vary"), "Accept-Encoding");
+
+  // What Prometheus sends.
+  const HttpResponse z =
+      HttpGet(s.port, "/metrics", {"Accept-Encoding: gzip"});
+  ASSERT_EQ(z.status, 200);
+  EXPECT_EQ(z.headers.at("content-encoding"), "gzip");
+  EXPECT_EQ(z.headers.at("vary"), "Accept-Encoding");
+  EXPECT_EQ(z.headers.at("content-length"), std::to_string(z.body.size()));
+  EXPECT_LT(z.body.size(), plain.body.size());
+  EXPECT_EQ(Gunzip(z.body), plain.body);
+
+  // Refused gzip, and HEAD, as the same text would be sent.
+  EXPECT_EQ(HttpGet(s.port, "/metrics", {"Accept-Encoding: gzip;q=0"}).body,
+            plain.body);
+  const HttpResponse head = HttpRequest(
+      s.port, "HEAD", "/metrics", {"Accept-Encoding: gzip"});
+  EXPECT_EQ(head.headers.at("content-length"), std::to_string(z.body.size()));
+  EXPECT_TRUE(head.body.empty());
+
+  // A new tick is compressed anew.
+  s.metrics->Record(OneGuestTick(101, 2048), Healthy());
+  EXPECT_EQ(Gunzip(HttpGet(s.port, "/metrics", {"Accept-Encoding: gzip"}).body),
+            HttpGet(s.port, "/metrics").body);
 }
 
 TEST(MetricsTest, EveryScrapeOfATickServesTheSameTextAndANewTickANewOne) {
