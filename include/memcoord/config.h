@@ -92,7 +92,8 @@ struct Config {
   Status Validate() const;
 };
 
-// Shell-style glob: '*', '?', and '[...]' classes.
+// Shell-style glob as fnmatch(3) with no flags: '*', '?', '[...]' classes
+// ('[!...]' negates) and '\' quoting; a '/' is an ordinary character.
 bool GlobMatch(std::string_view pattern, std::string_view text);
 
 // A web.listen address: [HOST]:PORT, or a bare PORT. An empty host means

@@ -1,82 +1,16 @@
 #include "memcoord/config.h"
 
+#include <fnmatch.h>
+
 #include <string>
 
 #include "memcoord/policy.h"
 
 namespace memcoord {
-namespace {
-
-// Matches one '[...]' class at pattern[*pi] against c; advances *pi past it.
-// An unterminated '[' is taken literally.
-bool MatchClass(std::string_view pattern, size_t* pi, char c, bool* ok) {
-  size_t i = *pi + 1;
-  bool negate = i < pattern.size() && (pattern[i] == '!' || pattern[i] == '^');
-  if (negate) ++i;
-  bool matched = false;
-  bool first = true;
-  for (; i < pattern.size() && (first || pattern[i] != ']'); ++i, first = false) {
-    if (i + 2 < pattern.size() && pattern[i + 1] == '-' && pattern[i + 2] != ']') {
-      if (pattern[i] <= c && c <= pattern[i + 2]) matched = true;
-      i += 2;
-    } else if (pattern[i] == c) {
-      matched = true;
-    }
-  }
-  if (i >= pattern.size()) {  // no closing bracket
-    *ok = false;
-    return false;
-  }
-  *ok = true;
-  *pi = i + 1;
-  return matched != negate;
-}
-
-}  // namespace
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {
-  // Iterative matcher with single-star backtracking: linear in practice.
-  size_t p = 0, t = 0;
-  size_t star_p = std::string_view::npos, star_t = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star_p = p++;
-      star_t = t;
-      continue;
-    }
-    if (p < pattern.size()) {
-      if (pattern[p] == '?') {
-        ++p;
-        ++t;
-        continue;
-      }
-      if (pattern[p] == '[') {
-        size_t np = p;
-        bool well_formed = false;
-        bool m = MatchClass(pattern, &np, text[t], &well_formed);
-        if (well_formed) {
-          if (m) {
-            p = np;
-            ++t;
-            continue;
-          }
-        } else if (text[t] == '[') {
-          ++p;
-          ++t;
-          continue;
-        }
-      } else if (pattern[p] == text[t]) {
-        ++p;
-        ++t;
-        continue;
-      }
-    }
-    if (star_p == std::string_view::npos) return false;
-    p = star_p + 1;
-    t = ++star_t;
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  const std::string p(pattern), t(text);
+  return fnmatch(p.c_str(), t.c_str(), 0) == 0;
 }
 
 bool Config::Includes(std::string_view domain) const {

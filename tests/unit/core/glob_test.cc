@@ -19,6 +19,11 @@ TEST(GlobTest, MatchesStarQuestionAndClasses) {
   EXPECT_TRUE(GlobMatch("[", "["));
   EXPECT_FALSE(GlobMatch("", "x"));
   EXPECT_TRUE(GlobMatch("", ""));
+  // Quoting, and '/' as an ordinary character (fnmatch(3) without flags).
+  EXPECT_TRUE(GlobMatch("vm\\*", "vm*"));
+  EXPECT_FALSE(GlobMatch("vm\\*", "vm1"));
+  EXPECT_TRUE(GlobMatch("tenant*", "tenant/a"));
+  EXPECT_TRUE(GlobMatch("vm[^0-3]", "vm7"));
 }
 
 TEST(ConfigTest, IncludeExcludeAndOverridesInFileOrder) {
