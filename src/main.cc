@@ -159,6 +159,8 @@ Result<std::unique_ptr<Hypervisor>> Connect(const Config& config,
   // Back off no longer than one interval, so that the connection is back
   // within two intervals of libvirtd's return.
   options.reconnect_max_s = std::min(options.reconnect_max_s, config.interval_s);
+  // A hung guest delays a tick by at most two of these: one interval.
+  options.stats_timeout_s = std::max(1.0, config.interval_s / 2);
   return std::unique_ptr<Hypervisor>(
       LibvirtHypervisor::Create(config.connect, clock, log, options));
 }

@@ -54,6 +54,9 @@ struct LibvirtOptions {
   unsigned keepalive_count = 3;
   double reconnect_initial_s = 0.5;  // first wait after a failed connect
   double reconnect_max_s = 2.0;      // cap of the doubling backoff
+  // How long a tick waits for the bulk stats call before it gives up on it
+  // and asks once more without the guests it waits for (a hung QEMU).
+  double stats_timeout_s = 1.0;
   HostMemorySource host_memory = HostMemorySource::kAuto;
   std::string meminfo_path = "/proc/meminfo";
 };

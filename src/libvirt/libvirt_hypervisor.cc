@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -19,6 +20,7 @@
 #include "event_loop.h"
 #include "guest_params.h"
 #include "host_memory.h"
+#include "stats_call.h"
 
 namespace memcoord {
 namespace {
@@ -34,12 +36,16 @@ struct DomainFree {
 using DomainRef =
     std::unique_ptr<std::remove_pointer_t<virDomainPtr>, DomainFree>;
 
-struct StatsRecordsFree {
-  void operator()(virDomainStatsRecordPtr* r) const {
-    virDomainStatsRecordListFree(r);
-  }
-};
-using StatsRecords = std::unique_ptr<virDomainStatsRecordPtr, StatsRecordsFree>;
+
+std::string FormatSeconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", s);
+  return buf;
+}
+
+// Calls given up on (see stats_call.h) that may be outstanding at once: a
+// hung libvirtd costs this many threads, and then ticks fail at once.
+constexpr int kMaxAbandonedStatsCalls = 4;
 
 // The calling thread's last libvirt error, taken and cleared.
 struct LibvirtError {
@@ -242,12 +248,10 @@ class LibvirtHypervisor::Impl {
     if (Status s = EnsureConnected(now); !s.ok()) return s;
     DrainEvents();
 
-    virDomainStatsRecordPtr* raw = nullptr;
-    Count("virConnectGetAllDomainStats");
-    int n = virConnectGetAllDomainStats(
-        conn_, kStatsTypes, &raw, VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
-    if (n < 0) return CallFailed("virConnectGetAllDomainStats", "");
-    StatsRecords records(raw);
+    Result<StatsResult> stats = FetchStats();
+    if (!stats.ok()) return stats.status();
+    const int n = stats->count;
+    const StatsRecords& records = stats->records;
 
     Result<HostSample> host = ReadHost();
     if (!host.ok()) return host.status();
@@ -255,6 +259,10 @@ class LibvirtHypervisor::Impl {
     Snapshot snap;
     snap.time_s = now;
     snap.host = *host;
+    // While a stats call is stuck, a guest without statistics may be the one
+    // it waits for (NOWAIT skipped it): no command may wait on it either.
+    stats_may_be_skipped_ = abandoned_stats_->load() > 0;
+    unanswered_.clear();
     std::set<std::string> seen;
     for (int i = 0; i < n; ++i) {
       virDomainStatsRecordPtr rec = records.get()[i];
@@ -287,6 +295,12 @@ class LibvirtHypervisor::Impl {
     }
     if (!Connected()) {
       return Status::Unavailable("libvirt: not connected to " + uri_);
+    }
+    if (unanswered_.count(domain) != 0) {
+      return Status::Unavailable(
+          "libvirt: domain '" + domain +
+          "' has not answered for its statistics (its QEMU may hang); no "
+          "command sent");
     }
     auto it = guests_.find(domain);
     DomainRef looked_up;
@@ -501,9 +515,54 @@ class LibvirtHypervisor::Impl {
 
   // Turns a failed call into a Status; marks the connection down when the
   // failure was the connection's.
+  // The bulk stats call, waited for at most options_.stats_timeout_s. One
+  // that does not return by then (a guest's QEMU or libvirtd hangs) is
+  // abandoned and asked once more: NOWAIT leaves out the statistics of the
+  // guest the first call is stuck on, so the others are sampled.
+  Result<StatsResult> FetchStats() {
+    constexpr unsigned kFlags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING |
+                                VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+    const std::string call = "virConnectGetAllDomainStats";
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+      const int stuck = abandoned_stats_->load();
+      if (stuck >= kMaxAbandonedStatsCalls) {
+        return Status::Unavailable(
+            "libvirt: " + std::to_string(stuck) + " earlier " + call +
+            " calls have not returned (libvirtd or a guest's QEMU hangs)");
+      }
+      Count("virConnectGetAllDomainStats");
+      std::shared_ptr<StatsCall> pending =
+          StatsCall::Start(conn_, kStatsTypes, kFlags, abandoned_stats_);
+      if (pending == nullptr) {
+        return Status::Unavailable("libvirt: " + call +
+                                   ": cannot start a thread for the call");
+      }
+      if (pending->Wait(options_.stats_timeout_s)) {
+        StatsResult r = pending->Take();
+        if (r.count < 0) {
+          return CallFailedWith({r.error_code, r.error_message}, call, "");
+        }
+        return r;
+      }
+      Log(LogLevel::kWarn,
+          "libvirt: " + call + " did not return within " +
+              FormatSeconds(options_.stats_timeout_s) + " s" +
+              (attempt == 1 ? "; asking again without the guests it waits for"
+                            : "; this tick samples nothing"));
+    }
+    return Status::Unavailable("libvirt: " + call + " did not return within " +
+                               FormatSeconds(options_.stats_timeout_s) +
+                               " s, twice (libvirtd hangs?)");
+  }
+
   Status CallFailed(const std::string& call, const std::string& domain,
                     virDomainPtr dom = nullptr) {
-    LibvirtError e = TakeLastError();
+    return CallFailedWith(TakeLastError(), call, domain, dom);
+  }
+
+  // CallFailed() for an error taken on another thread.
+  Status CallFailedWith(const LibvirtError& e, const std::string& call,
+                        const std::string& domain, virDomainPtr dom = nullptr) {
     std::string what = "libvirt: " + call +
                        (domain.empty() ? "" : " on '" + domain + "'") + ": " +
                        e.message;
@@ -619,8 +678,10 @@ class LibvirtHypervisor::Impl {
     if (st.metadata_needed) ReadMetadata(name, st);
     // Untried while the guest may not be changed (dry-run, unmanaged): a
     // reload that allows it tries then.
-    if (!g->has_stats() && dropped.empty() && !st.period_tried &&
-        (!command_filter_ || command_filter_(name, st.settings))) {
+    if (!g->has_stats() && stats_may_be_skipped_) {
+      unanswered_.insert(name);
+    } else if (!g->has_stats() && dropped.empty() && !st.period_tried &&
+               (!command_filter_ || command_filter_(name, st.settings))) {
       SetStatsPeriod(name, st);
     }
     g->metadata = st.settings;
@@ -692,6 +753,12 @@ class LibvirtHypervisor::Impl {
   const Options options_;
   bool use_meminfo_ = false;
   const std::shared_ptr<Link> link_;  // read by Health() from any thread
+  // This tick's guests without statistics while a stats call was stuck.
+  bool stats_may_be_skipped_ = false;
+  std::set<std::string> unanswered_;
+  // Stats calls given up on that have not returned yet (stats_call.h).
+  const std::shared_ptr<std::atomic<int>> abandoned_stats_ =
+      std::make_shared<std::atomic<int>>(0);
   std::atomic<int64_t> reconnects_{0};
   mutable std::mutex calls_mu_;
   std::map<std::string, int64_t> calls_;  // guarded by calls_mu_

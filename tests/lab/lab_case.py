@@ -26,6 +26,8 @@ Cases (README "The simulator and the scores" has the classic three):
   classic3  all four allocate; two stop at 512 MiB and free, two go on
   restart   libvirtd killed mid-run and started again; also a guest without the
             balloon driver and a guest destroyed mid-run
+  hung_guest  one guest's QEMU stopped (its monitor never answers), one paused,
+            one killed while it grows, while another allocates
 
 Usage (root): lab_case.py CASE [--policy adaptive|seed|mom|proxmox] [--bin PATH]
               [--prefix P] [--out DIR] [--keep-guests] [--no-assert]
@@ -105,8 +107,10 @@ def guest_exec(guest, command, timeout=60, check=True):
 def domstats():
     """{name: {key: int}} for every running domain; None if libvirtd is down."""
     try:
+        # --nowait: a guest whose QEMU hangs is listed without its balloon
+        # statistics instead of holding the call.
         p = subprocess.run(["virsh", "-q", "-c", URI, "domstats", "--balloon",
-                            "--state"], stdout=subprocess.PIPE,
+                            "--state", "--nowait"], stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True, timeout=10)
     except subprocess.TimeoutExpired:
         return None
@@ -311,6 +315,7 @@ class Run:
         self.extra_guests = []
         self.shades = []          # (t_from, t_to) shaded in the plot
         self.budget = None
+        self.stopped_pids = []    # QEMUs stopped by the case, continued at the end
 
     def now(self):
         return time.monotonic() - self.t0
@@ -489,6 +494,11 @@ class Run:
             self.failures.append("plot: %s" % e)
 
     def teardown(self):
+        for pid in self.stopped_pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
         if self.daemon:
             self.daemon.stop()
         if self.libvirtd_stopped:
@@ -505,6 +515,7 @@ CASE_TITLES = {
     "classic2": "classic 2: all four busy, tight budget",
     "classic3": "classic 3: two stop at 512 MiB, two go on",
     "restart": "libvirtd restarted; a guest without balloon driver; one destroyed",
+    "hung_guest": "a guest's QEMU stopped, one paused, one killed; one busy",
 }
 
 
@@ -980,8 +991,136 @@ def case_restart(run):
     run.check(run.daemon.alive(), "daemon alive at the end")
 
 
+def qemu_pid(guest):
+    """The pid of GUEST's QEMU, from libvirt's pid file (None if not running)."""
+    try:
+        pid = int(open("/run/libvirt/qemu/%s.pid" % guest).read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def case_hung_guest(run):
+    """One guest's QEMU stopped (SIGSTOP: its monitor never answers), one guest
+    paused (virsh suspend), while a third allocates; then the stopped one is
+    continued, the paused one resumed, and the fourth guest's QEMU is killed
+    while it grows. The busy guest must be served on time throughout, and no
+    guest that cannot answer may get a command. No budget."""
+    hung, busy, paused, killed = run.guests
+    run.start_daemon(None)
+    run.sleep(3 * INTERVAL_S)
+
+    def scrape():
+        return run.daemon.scrape() or []
+
+    def actions_of(series, g):
+        return metric(series, "memcoord_balloon_actions_total", domain=g) or 0
+
+    pid = qemu_pid(hung)
+    if pid is None:
+        raise SetupError("no QEMU pid for %s" % hung)
+    run.event("%s: QEMU stopped (SIGSTOP)" % hung)
+    run.stopped_pids.append(pid)
+    t_stop = time.monotonic()
+    os.kill(pid, signal.SIGSTOP)
+    run.event("virsh suspend %s" % paused)
+    sh(["virsh", "-q", "-c", URI, "suspend", paused], timeout=60)
+    # Commands already on their way when the guests stopped answering are not
+    # the daemon's choice; from two intervals on, none may be sent.
+    run.sleep(2 * INTERVAL_S)
+    s0 = scrape()
+    hung_actions0, paused_actions0 = actions_of(s0, hung), actions_of(s0, paused)
+    ticks0, t_ticks0 = metric(s0, "memcoord_ticks_total"), time.monotonic()
+
+    run.hog_start(busy, "b", 700, 40)
+    res_b = run.wait_hogs([(busy, "b")], timeout=90)
+    run.sleep(2 * INTERVAL_S)
+    s1 = scrape()
+    ticks1, t_ticks1 = metric(s1, "memcoord_ticks_total"), time.monotonic()
+    paused_series = any(l.get("domain") == paused for _, l, _ in s1)
+    hung_stats = metric(s1, "memcoord_domain_stats_age_seconds", domain=hung)
+    hung_actions1, paused_actions1 = actions_of(s1, hung), actions_of(s1, paused)
+    busy_peak = max((v for t, v in series(run.sampler.snapshot(), busy, "actual")
+                     if t >= t_ticks0 - run.t0), default=0)
+    stalled_for = time.monotonic() - t_stop
+
+    run.event("%s: QEMU continued; virsh resume %s" % (hung, paused))
+    os.kill(pid, signal.SIGCONT)
+    run.stopped_pids.remove(pid)
+    sh(["virsh", "-q", "-c", URI, "resume", paused], timeout=60)
+
+    def answered_again():
+        s = scrape()
+        return all(metric(s, "memcoord_domain_stats_age_seconds", domain=g)
+                   is not None for g in (hung, paused))
+    t_cont = time.monotonic()
+    back = run.wait_until(answered_again, 10 * INTERVAL_S, step=0.5)
+    back_after = time.monotonic() - t_cont
+
+    # A guest killed while it grows.
+    run.hog_start(killed, "k", 600, 60)
+    run.sleep(INTERVAL_S + 1)
+    kpid = qemu_pid(killed)
+    run.event("%s: QEMU killed (SIGKILL) while it grows" % killed)
+    t_kill = time.monotonic()
+    if kpid is not None:
+        os.kill(kpid, signal.SIGKILL)
+
+    def killed_gone():
+        s = run.daemon.scrape()
+        return s is not None and not any(l.get("domain") == killed
+                                         for _, l, _ in s)
+    gone = run.wait_until(killed_gone, 4 * INTERVAL_S, step=0.2)
+    gone_after = time.monotonic() - t_kill
+    s2 = scrape()
+    ticks2 = metric(s2, "memcoord_ticks_total")
+    run.sleep(3 * INTERVAL_S)
+    ticks3 = metric(scrape(), "memcoord_ticks_total")
+    log_all = run.daemon.log_text()
+    run.finish()
+
+    check_ooms(run, [hung, busy, paused])
+    span = t_ticks1 - t_ticks0
+    expected = span / INTERVAL_S
+    run.check(ticks0 is not None and ticks1 is not None and
+              ticks1 - ticks0 >= expected - 2,
+              "ticks kept their period while %s's QEMU was stopped: %s ticks in "
+              "%.0f s (at least %.0f)" %
+              (hung, None if ticks0 is None or ticks1 is None else ticks1 - ticks0,
+               span, expected - 2))
+    run.note("%s stopped for %.0f s: %s ticks in %.0f s at a %d s interval" %
+             (hung, stalled_for, None if ticks1 is None else ticks1 - ticks0,
+              span, INTERVAL_S))
+    st, held, _, took = res_b[(busy, "b")]
+    run.check(st in ("holding", "growing") and held >= 700,
+              "%s: memhog reached 700 MiB while the others hung (%s, %d MiB, "
+              "%.0f s)" % (busy, st, held, took))
+    run.check(busy_peak >= 700 + 80, "%s: grew to %.0f MiB" % (busy, busy_peak))
+    run.check(hung_actions1 == hung_actions0,
+              "%s (QEMU stopped): no balloon command (counter %s, then %s)" %
+              (hung, hung_actions0, hung_actions1))
+    run.check(hung_stats is None,
+              "%s (QEMU stopped): no statistics series while it does not answer"
+              % hung)
+    run.check(paused_actions1 == paused_actions0 and not paused_series,
+              "%s (paused): no command, and its series are gone (%s)" %
+              (paused, "gone" if not paused_series else "still there"))
+    run.check(back, "%s and %s report statistics again %.1f s after they were "
+              "continued and resumed" % (hung, paused, back_after))
+    run.check(gone, "%s (QEMU killed): its series left /metrics within %d s "
+              "(after %.1f s)" % (killed, 4 * INTERVAL_S, gone_after))
+    run.check(ticks2 is not None and ticks3 is not None and ticks3 > ticks2,
+              "ticks go on after %s was killed (%s, then %s)" %
+              (killed, ticks2, ticks3))
+    run.check("domain %s is gone" % killed in log_all,
+              "daemon logged 'domain %s is gone'" % killed)
+    run.check(run.daemon.alive(), "daemon alive at the end")
+
+
 CASES = {"classic1": case_classic1, "classic2": case_classic2,
-         "classic3": case_classic3, "restart": case_restart}
+         "classic3": case_classic3, "restart": case_restart,
+         "hung_guest": case_hung_guest}
 
 
 def find_bin(given):
