@@ -261,7 +261,7 @@ class LibvirtHypervisor::Impl {
     snap.host = *host;
     // While a stats call is stuck, a guest without statistics may be the one
     // it waits for (NOWAIT skipped it): no command may wait on it either.
-    stats_may_be_skipped_ = abandoned_stats_->load() > 0;
+    stats_may_be_skipped_ = stats->nowait;
     unanswered_.clear();
     std::set<std::string> seen;
     for (int i = 0; i < n; ++i) {
@@ -517,14 +517,18 @@ class LibvirtHypervisor::Impl {
   // failure was the connection's.
   // The bulk stats call, waited for at most options_.stats_timeout_s. One
   // that does not return by then (a guest's QEMU or libvirtd hangs) is
-  // abandoned and asked once more: NOWAIT leaves out the statistics of the
-  // guest the first call is stuck on, so the others are sampled.
+  // abandoned and asked once more with NOWAIT, which leaves out the
+  // statistics of the guest the first call is stuck on, so the others are
+  // sampled. NOWAIT is used only while a call is stuck: it also skips a
+  // guest that another client (virsh, an exporter) is querying that moment.
   Result<StatsResult> FetchStats() {
-    constexpr unsigned kFlags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING |
-                                VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+    constexpr unsigned kRunning = VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING;
+    constexpr unsigned kNowait = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
     const std::string call = "virConnectGetAllDomainStats";
     for (int attempt = 1; attempt <= 2; ++attempt) {
       const int stuck = abandoned_stats_->load();
+      const unsigned flags =
+          kRunning | (attempt > 1 || stuck > 0 ? kNowait : 0);
       if (stuck >= kMaxAbandonedStatsCalls) {
         return Status::Unavailable(
             "libvirt: " + std::to_string(stuck) + " earlier " + call +
@@ -532,7 +536,7 @@ class LibvirtHypervisor::Impl {
       }
       Count("virConnectGetAllDomainStats");
       std::shared_ptr<StatsCall> pending =
-          StatsCall::Start(conn_, kStatsTypes, kFlags, abandoned_stats_);
+          StatsCall::Start(conn_, kStatsTypes, flags, abandoned_stats_);
       if (pending == nullptr) {
         return Status::Unavailable("libvirt: " + call +
                                    ": cannot start a thread for the call");
@@ -542,6 +546,7 @@ class LibvirtHypervisor::Impl {
         if (r.count < 0) {
           return CallFailedWith({r.error_code, r.error_message}, call, "");
         }
+        r.nowait = (flags & kNowait) != 0;
         return r;
       }
       Log(LogLevel::kWarn,

@@ -8,7 +8,9 @@
 // VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT a call skips the statistics of a
 // guest whose monitor is busy with an earlier call, so once one call is
 // stuck on a guest, the next returns at once with that guest's size but no
-// balloon statistics (its stats go stale, and it gets no commands).
+// balloon statistics (its stats go stale, and it gets no commands). NOWAIT
+// also skips a guest that another client is querying at that moment, so it
+// is for when a call is already stuck, not for every call.
 //
 // A call that outlives its wait is abandoned: it keeps its own reference to
 // the connection, frees its own result when it returns at last, and ends.
@@ -40,6 +42,9 @@ struct StatsResult {
   StatsRecords records;
   int error_code = VIR_ERR_OK;
   std::string error_message;
+  // Asked with NOWAIT: a guest without balloon statistics may be one whose
+  // monitor was busy, not one that reports none.
+  bool nowait = false;
 };
 
 class StatsCall {
