@@ -28,6 +28,9 @@ Cases (README "The simulator and the scores" has the classic three):
             balloon driver and a guest destroyed mid-run
   hung_guest  one guest's QEMU stopped (its monitor never answers), one paused,
             one killed while it grows, while another allocates
+  libvirtd_hung  libvirtd stopped (SIGSTOP) for 30 s, then continued
+  balloon_unloaded  rmmod virtio_balloon in one guest while another allocates
+  daemon_restart  the daemon SIGKILLed on a squeezed host and started again
 
 Usage (root): lab_case.py CASE [--policy adaptive|seed|mom|proxmox] [--bin PATH]
               [--prefix P] [--out DIR] [--keep-guests] [--no-assert]
@@ -48,6 +51,7 @@ import sys
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -207,6 +211,17 @@ class Daemon:
                 return parse_metrics(r.read().decode())
         except Exception:
             return None
+
+    def healthz(self, timeout=1):
+        """(status, body) of /healthz; (None, error) when it does not answer."""
+        url = self.url.rsplit("/", 1)[0] + "/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except Exception as e:  # timeout, refused
+            return None, str(e)
 
     def log_text(self):
         try:
@@ -516,6 +531,9 @@ CASE_TITLES = {
     "classic3": "classic 3: two stop at 512 MiB, two go on",
     "restart": "libvirtd restarted; a guest without balloon driver; one destroyed",
     "hung_guest": "a guest's QEMU stopped, one paused, one killed; one busy",
+    "libvirtd_hung": "libvirtd stopped for 30 s, then continued",
+    "balloon_unloaded": "a guest's balloon driver unloaded; another busy",
+    "daemon_restart": "the daemon SIGKILLed on a squeezed host and started again",
 }
 
 
@@ -1118,9 +1136,193 @@ def case_hung_guest(run):
     run.check(run.daemon.alive(), "daemon alive at the end")
 
 
+def case_libvirtd_hung(run):
+    """libvirtd stopped (SIGSTOP) for 30 s under a running daemon, then
+    continued: the endpoint keeps answering, the outage shows within two
+    intervals, nothing is sent on stale data, and the daemon recovers by
+    itself. No budget."""
+    busy = run.guests[0]
+    run.start_daemon(None)
+    run.sleep(3 * INTERVAL_S)
+    pid = libvirtd_pid()
+    if pid is None:
+        raise SetupError("no libvirtd pid in /run/libvirtd.pid to stop")
+    s = run.daemon.scrape() or []
+    actions0 = metric(s, "memcoord_balloon_actions_total") or 0
+    run.event("libvirtd stopped (SIGSTOP)")
+    run.libvirtd_stopped = True
+    t_stop = time.monotonic()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        down_at, slowest, unanswered, healthz_503 = None, 0.0, 0, None
+        while time.monotonic() - t_stop < 30:
+            t = time.monotonic()
+            series_ = run.daemon.scrape(timeout=1)
+            status, body = run.daemon.healthz(timeout=1)
+            took = time.monotonic() - t
+            slowest = max(slowest, took)
+            if series_ is None or status is None:
+                unanswered += 1
+            elif down_at is None and metric(series_, "memcoord_libvirt_up") == 0:
+                down_at = time.monotonic() - t_stop
+            if status == 503 and healthz_503 is None:
+                healthz_503 = body.strip()
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
+        s = run.daemon.scrape() or []
+        actions1 = metric(s, "memcoord_balloon_actions_total") or 0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        run.libvirtd_stopped = False
+    t_cont = time.monotonic()
+    run.event("libvirtd continued (SIGCONT)")
+    run.shades.append((t_stop - run.t0, t_cont - run.t0))
+
+    def up_again():
+        s = run.daemon.scrape()
+        return s is not None and metric(s, "memcoord_libvirt_up") == 1
+    back = run.wait_until(up_again, 30, step=0.2)
+    back_after = time.monotonic() - t_cont
+    run.hog_start(busy, "a", 700, 40)
+    res = run.wait_hogs([(busy, "a")], timeout=90)
+    run.sleep(2)
+    peak = max((v for t, v in series(run.sampler.snapshot(), busy, "actual")
+                if t >= t_cont - run.t0), default=0)
+    status_end, _ = run.daemon.healthz()
+    run.finish()
+
+    check_ooms(run, run.guests)
+    run.check(unanswered == 0 and slowest < 1.0,
+              "/metrics and /healthz answered every second within 1 s while "
+              "libvirtd was stopped (slowest %.2f s, %d unanswered)" %
+              (slowest, unanswered))
+    run.check(down_at is not None and down_at <= 2 * INTERVAL_S + 1,
+              "memcoord_libvirt_up 0 within two intervals (after %s s)" %
+              (None if down_at is None else "%.1f" % down_at))
+    run.check(healthz_503 is not None and "libvirt" in healthz_503,
+              "/healthz answered 503 naming the cause: %r" % healthz_503)
+    run.check(actions1 == actions0,
+              "no balloon command while libvirtd was stopped (%s, then %s)" %
+              (actions0, actions1))
+    run.check(back, "memcoord_libvirt_up 1 again %.1f s after SIGCONT, without "
+              "a restart" % back_after)
+    st, held, _, took = res[(busy, "a")]
+    run.check(st in ("holding", "growing") and held >= 700 and peak >= 780,
+              "%s: a workload after the outage is served (%s, %d MiB, grew to "
+              "%.0f MiB)" % (busy, st, held, peak))
+    run.check(status_end == 200, "/healthz 200 at the end (%s)" % status_end)
+    run.check(run.daemon.alive(), "daemon alive at the end")
+
+
+def case_balloon_unloaded(run):
+    """The balloon driver unloaded inside a guest (rmmod virtio_balloon through
+    the agent) while another guest allocates: the unloaded guest's statistics
+    stop, it gets no further command, and that is logged once. No budget."""
+    gone, busy = run.guests[0], run.guests[1]
+    run.start_daemon(None)
+    run.sleep(3 * INTERVAL_S)
+    run.event("%s: rmmod virtio_balloon" % gone)
+    p = guest_exec(gone, "rmmod virtio_balloon", timeout=60, check=False)
+    if p.returncode != 0:
+        raise SetupError("rmmod virtio_balloon in %s failed: %s" %
+                         (gone, (p.stdout + p.stderr)[-300:]))
+    t_rmmod = time.monotonic()
+    # A command already sent may still be counted; from then on, none.
+    run.sleep(2 * INTERVAL_S)
+    s0 = run.daemon.scrape() or []
+    actions0 = metric(s0, "memcoord_balloon_actions_total", domain=gone) or 0
+    run.hog_start(busy, "b", 700, 40)
+    res = run.wait_hogs([(busy, "b")], timeout=90)
+    run.sleep(6 * INTERVAL_S)
+    s1 = run.daemon.scrape() or []
+    actions1 = metric(s1, "memcoord_balloon_actions_total", domain=gone) or 0
+    age = metric(s1, "memcoord_domain_stats_age_seconds", domain=gone)
+    unknown = metric(s1, "memcoord_domain_class", domain=gone,
+                     **{"class": "unknown"})
+    log_after = [l for l in run.daemon.log_text().splitlines()
+                 if ("domain %s " % gone) in l and
+                 re.search(r"(stale|lost its balloon stats)", l)]
+    since = time.monotonic() - t_rmmod
+    run.finish()
+
+    check_ooms(run, [busy])
+    st, held, _, took = res[(busy, "b")]
+    run.check(st in ("holding", "growing") and held >= 700,
+              "%s: memhog reached 700 MiB (%s, %d MiB, %.0f s)" %
+              (busy, st, held, took))
+    run.check(actions1 == actions0,
+              "%s (no balloon driver): no balloon command in the %.0f s after "
+              "the rmmod (counter %s, then %s)" % (gone, since, actions0,
+                                                  actions1))
+    run.check((age is None and unknown == 1) or
+              (age is not None and age > 3 * INTERVAL_S),
+              "%s: its statistics stopped (age %s s, class unknown %s)" %
+              (gone, None if age is None else "%.0f" % age, unknown))
+    run.check(len(log_after) == 1,
+              "%s: the state change logged once: %r" % (gone, log_after))
+    run.check(run.daemon.alive(), "daemon alive at the end")
+
+
+def case_daemon_restart(run):
+    """The daemon SIGKILLed on a host whose guests it squeezed under a tight
+    budget, then started again: it never resets guests, and its first
+    decisions are ordinary ones, not a burst of commands."""
+    budget = 4 * 400
+    run.start_daemon(budget)
+
+    def squeezed():
+        s = domstats() or {}
+        return all(s.get(g, {}).get("balloon.current", START_MIB * 1024) / 1024.0
+                   <= START_MIB - 24 for g in run.guests)
+    # Adaptive reclaims an idle guest once it has watched it for a while.
+    fitted = run.wait_until(squeezed, 150, step=1)
+    run.sleep(2 * INTERVAL_S)
+    before = {g: (domstats() or {}).get(g, {}).get("balloon.current", 0) / 1024.0
+              for g in run.guests}
+    run.event("daemon killed (SIGKILL)")
+    run.daemon.proc.kill()
+    run.daemon.proc.wait(timeout=10)
+    time.sleep(3)  # not run.sleep(): that one fails on a dead daemon
+    while_down = {g: (domstats() or {}).get(g, {}).get("balloon.current", 0) /
+                  1024.0 for g in run.guests}
+    shutil.copy(run.daemon.log_path, os.path.join(run.out, "daemon-before.log"))
+    run.event("daemon started again")
+    run.daemon.start()
+    run.sleep(2 * INTERVAL_S + 1)
+    s = run.daemon.scrape() or []
+    sent = metric(s, "memcoord_balloon_actions_total") or 0
+    ticks = metric(s, "memcoord_ticks_total") or 0
+    after = {g: (domstats() or {}).get(g, {}).get("balloon.current", 0) / 1024.0
+             for g in run.guests}
+    moves = re.findall(r"domain (\S+): (\d+) MiB -> (\d+) MiB",
+                       run.daemon.log_text())
+    run.finish()
+
+    check_ooms(run, run.guests)
+    run.check(fitted, "every guest was squeezed below its start size before "
+              "the kill (%s)" % ", ".join(
+                  "%s %.0f" % (g, v) for g, v in sorted(before.items())))
+    run.check(all(abs(while_down[g] - before[g]) < 8 for g in run.guests),
+              "nothing moved while the daemon was down")
+    biggest = max((abs(int(b) - int(a)) for _, a, b in moves), default=0)
+    run.check(sent <= len(run.guests) and biggest <= 256,
+              "the first %d ticks after the restart sent %d commands (at most "
+              "one per guest), the largest moving %d MiB" %
+              (ticks, sent, biggest))
+    run.check(sum(after.values()) <= sum(before.values()) + 64 and
+              all(after[g] < START_MIB for g in run.guests),
+              "no guest was reset: the sizes after the restart are %s (before "
+              "the kill %.0f MiB in all; start size %d MiB)" % (", ".join(
+                  "%s %.0f" % (g, v) for g, v in sorted(after.items())),
+                  sum(before.values()), START_MIB))
+    run.note("restart: %d commands in the first %d ticks, largest %d MiB" %
+             (sent, ticks, biggest))
+
+
 CASES = {"classic1": case_classic1, "classic2": case_classic2,
          "classic3": case_classic3, "restart": case_restart,
-         "hung_guest": case_hung_guest}
+         "hung_guest": case_hung_guest, "libvirtd_hung": case_libvirtd_hung,
+         "balloon_unloaded": case_balloon_unloaded,
+         "daemon_restart": case_daemon_restart}
 
 
 def find_bin(given):
