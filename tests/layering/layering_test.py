@@ -48,6 +48,7 @@ ROOMS = {
     "src/metrics": {"prometheus-cpp", "civetweb", "openssl"},
     "src/log": {"spdlog"},
     "src/report": {"nlohmann-json"},
+    "src/notify": set(),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
