@@ -381,6 +381,8 @@ int Main(int argc, char** argv) {
       "the virtio balloon and serves Prometheus metrics.",
       "memory_coordinator"};
   app.set_version_flag("--version", std::string("memory_coordinator ") + kVersion);
+  app.set_help_all_flag(
+      "--help-all", "Print this help with the simulate subcommand's options and exit");
   app.require_subcommand(0, 1);
 
   Overrides o;
