@@ -265,7 +265,9 @@ int RunDaemon(const std::optional<std::string>& config_path,
     if (!s.ok()) {
       logger.Log(LogLevel::kError, "reload refused, the running configuration "
                                    "stays in force: " + s.message());
-      notifier->Ready("reload refused: " + s.message());
+      // Until the next tick's status replaces it.
+      last_status = "reload refused: " + s.message();
+      notifier->Ready(last_status);
       return;
     }
     const Config::Web& w = next->web;
@@ -288,8 +290,9 @@ int RunDaemon(const std::optional<std::string>& config_path,
                                     ", interval " + Seconds(next->interval_s) +
                                     (next->dry_run ? ", dry-run" : ""));
     fit_watchdog(next->interval_s);
-    notifier->Ready("configuration reloaded: policy " + next->policy +
-                    ", interval " + Seconds(next->interval_s));
+    last_status = "configuration reloaded: policy " + next->policy +
+                  ", interval " + Seconds(next->interval_s);
+    notifier->Ready(last_status);
   };
   {
     SignalThread signals(&loop);
