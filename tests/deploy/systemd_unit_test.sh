@@ -3,7 +3,8 @@
 # and mount namespace (unshare; /run is a private tmpfs, units come only from
 # a scratch directory through SYSTEMD_UNIT_PATH, so nothing of the host is
 # started), with deploy/systemd/memory-coordinator.service as it ships plus
-# a drop-in that points ExecStart at the built binary on a simulated host:
+# a drop-in that points ExecStart at the built binary with a configuration
+# of a simulated host:
 #   - without the group libvirt (no libvirt-daemon-system) the start fails
 #     with status 216 and is not restarted (RestartPreventExitStatus);
 #   - (when libvirt is missing, a drop-in clears SupplementaryGroups= for
@@ -12,7 +13,8 @@
 #     guests; WatchdogUSec=30s; the main process runs as the unit's User=
 #     and Group=, with no capability and no new privileges; its HTTP threads
 #     run at nice 19;
-#   - `systemctl reload` leaves it active with a new StatusText=;
+#   - `systemctl reload` after a change of policy: active, and the next
+#     tick's StatusText= names the new policy;
 #   - a stopped (SIGSTOP) daemon is killed by the watchdog (a 2 s drop-in)
 #     and restarted; `systemctl stop` ends it with Result=success.
 # The user memory-coordinator is created for the test if missing, and
@@ -82,10 +84,17 @@ for t in sysinit basic shutdown network multi-user sockets paths timers; do
 done
 cp "$unit_src" "$units/$name"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The configuration lives in the namespace's private /run (PrivateTmp= hides
+# /tmp from the service).
+config=/run/memcoord-systemd-test.yaml
+write_config() {  # write_config POLICY
+  printf 'connect: "sim:%s"\ninterval_s: 0.5\npolicy: %s\nweb: {listen: "127.0.0.1:%s"}\n' \
+    "$scenario" "$1" "$port" | in_ns sh -c "cat >$config"
+}
 cat >"$units/$name.d/exec.conf" <<CONF
 [Service]
 ExecStart=
-ExecStart=$binary --connect sim:$scenario --listen 127.0.0.1:$port --interval 0.5
+ExecStart=$binary --config $config
 CONF
 cat >"$scratch/boot.sh" <<BOOT
 #!/bin/bash
@@ -118,6 +127,7 @@ if [ -z "$init" ] || ! case "$state" in running|degraded) true ;; *) false ;; es
   exit 1
 fi
 ok "systemd booted as PID 1 of a private namespace ($state)"
+write_config adaptive
 
 if ! getent group "$supplementary" >/dev/null; then
   sc start "$name" >/dev/null 2>&1
@@ -148,9 +158,17 @@ check "with no new privileges" grep -qE '^NoNewPrivs:\s+1$' <<<"$status"
 nices=$(in_ns sh -c "for t in /proc/$pid/task/*; do cut -d' ' -f19 \$t/stat; done" | sort | uniq -c | tr -s ' \n' ' ')
 check "its HTTP threads run at nice 19 (count nice:$nices)" grep -qE '[0-9]+ 19( |$)' <<<"$nices"
 
+write_config seed
 sc reload "$name"
+text=""
+for _ in $(seq 50); do
+  text=$(prop StatusText)
+  grep -q 'guests, policy seed' <<<"$text" && break
+  sleep 0.1
+done
+check "systemctl reload: the next tick's StatusText has the new policy ($text)" \
+  grep -q 'guests, policy seed' <<<"$text"
 check "systemctl reload: active ($(prop ActiveState))" test "$(prop ActiveState)" = active
-check "reload: StatusText says so ($(prop StatusText))" grep -q reloaded <<<"$(prop StatusText)"
 
 printf '[Service]\nWatchdogSec=2s\n' >"$units/$name.d/watchdog.conf"
 sc daemon-reload
