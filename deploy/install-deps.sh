@@ -14,7 +14,8 @@ apt-get install -y -qq --no-install-recommends \
   libvirt-dev prometheus-cpp-dev libcivetweb-dev libssl-dev zlib1g-dev libyaml-cpp-dev \
   libcli11-dev libspdlog-dev nlohmann-json3-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  prometheus curl openssl wrk gnuplot-nox jq python3 procps time systemd
+  prometheus curl openssl wrk gnuplot-nox jq python3 procps time systemd \
+  help2man lintian adduser init-system-helpers util-linux
 
 # The lab (real libvirtd, QEMU, a guest kernel from Debian's archive).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

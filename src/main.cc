@@ -36,6 +36,8 @@
 #include "memcoord/policy.h"
 #include "memcoord/prometheus_metrics.h"
 #include "memcoord/scenario_loader.h"
+#include "memcoord/sd_notifier.h"
+#include "memcoord/service_notifier.h"
 #include "memcoord/simulate.h"
 #include "memcoord/simulator.h"
 #include "memcoord/spdlog_logger.h"
@@ -183,6 +185,9 @@ int RunDaemon(const std::optional<std::string>& config_path,
     std::cout << DumpConfig(*config);
     return 0;
   }
+  // Read (and cleared from the environment) before any thread starts.
+  std::unique_ptr<ServiceNotifier> notifier =
+      once ? std::make_unique<NullNotifier>() : SdNotifier::FromEnvironment();
   SignalThread::BlockSignals();
   // glibc gives every HTTP thread its own malloc arena and keeps what it
   // frees; two arenas hold resident memory at a fraction for the same work.
@@ -219,15 +224,52 @@ int RunDaemon(const std::optional<std::string>& config_path,
   Loop loop;
   Loop::Callbacks callbacks;
   Status last_sample;
-  callbacks.tick = [&] { last_sample = controller.Tick().sample_status; };
+  // The watchdog the unit sets (WatchdogSec) must outlast a few intervals;
+  // a longer interval stretches it for this run.
+  const double unit_watchdog_s = notifier->watchdog_s();
+  double watchdog_s = unit_watchdog_s;
+  auto fit_watchdog = [&](double interval_s) {
+    if (unit_watchdog_s <= 0) return;
+    const double wanted = std::max(unit_watchdog_s, 3 * interval_s);
+    if (wanted != watchdog_s) {
+      watchdog_s = wanted;
+      notifier->WatchdogTimeout(wanted);
+    }
+  };
+  fit_watchdog(config->interval_s);
+  bool ready = false;
+  std::string last_status;
+  callbacks.tick = [&] {
+    TickReport report = controller.Tick();
+    last_sample = report.sample_status;
+    notifier->Watchdog();
+    const Config& c = controller.config();
+    std::string status =
+        report.sample_status.ok()
+            ? std::to_string(report.snapshot.guests.size()) + " guests, policy " +
+                  c.policy + ", interval " + Seconds(c.interval_s) +
+                  (c.dry_run ? ", dry-run" : "")
+            : "cannot sample the hypervisor: " + report.sample_status.message();
+    if (!ready) {
+      ready = true;
+      notifier->Ready(status);
+    } else if (status != last_status) {
+      notifier->SetStatus(status);
+    }
+    last_status = std::move(status);
+  };
   callbacks.interval_s = [&] { return controller.config().interval_s; };
   callbacks.reload = [&] {
+    notifier->Reloading();
     Result<Config> next = ResolveConfig(config_path, overrides);
     Status s = next.ok() ? controller.Configure(*next) : next.status();
     if (metrics) metrics->SetConfigReloadSuccess(s.ok());
     if (!s.ok()) {
       logger.Log(LogLevel::kError, "reload refused, the running configuration "
                                    "stays in force: " + s.message());
+      // Until the next tick's status replaces it.
+      last_status = "reload refused: " + s.message();
+      notifier->Ready(last_status);
       return;
     }
     const Config::Web& w = next->web;
@@ -249,11 +291,16 @@ int RunDaemon(const std::optional<std::string>& config_path,
     logger.Log(LogLevel::kInfo, "configuration reloaded: policy " + next->policy +
                                     ", interval " + Seconds(next->interval_s) +
                                     (next->dry_run ? ", dry-run" : ""));
+    fit_watchdog(next->interval_s);
+    last_status = "configuration reloaded: policy " + next->policy +
+                  ", interval " + Seconds(next->interval_s);
+    notifier->Ready(last_status);
   };
   {
     SignalThread signals(&loop);
     loop.Run(callbacks, once);
   }
+  notifier->Stopping();
   // One tick that could not sample did nothing: --once failed.
   if (once && !last_sample.ok()) {
     return Fail(kExitRuntime,
@@ -339,6 +386,8 @@ int Main(int argc, char** argv) {
       "the virtio balloon and serves Prometheus metrics.",
       "memory_coordinator"};
   app.set_version_flag("--version", std::string("memory_coordinator ") + kVersion);
+  app.set_help_all_flag(
+      "--help-all", "Print this help with the simulate subcommand's options and exit");
   app.require_subcommand(0, 1);
 
   Overrides o;

@@ -174,6 +174,28 @@ expect_lines auth-missing-start 1
 printf 'alice\n' >"$tmp/users"
 printf 'web:\n  basic_auth_file: %s/users\n' "$tmp" >"$tmp/auth-bad.yaml"
 check auth-bad-check 2 "$bin" --check-config --config "$tmp/auth-bad.yaml"
+check auth-bad-start 2 "$bin" --config "$tmp/auth-bad.yaml" --connect "sim:$scenarios/classic-1-one-busy.yaml"
+expect_lines auth-bad-start 1
+# A start, not only --check-config, with a TLS pair that is missing or is no
+# certificate: exit 2, which the unit's RestartPreventExitStatus holds.
+check tls-missing-start 2 "$bin" --config "$tmp/tls.yaml" --connect "sim:$scenarios/classic-1-one-busy.yaml"
+expect_lines tls-missing-start 1
+printf 'not a certificate\n' >"$tmp/garbage.pem"
+printf 'web:\n  tls_cert_file: %s/garbage.pem\n  tls_key_file: %s/garbage.pem\n' "$tmp" "$tmp" >"$tmp/tls-garbage.yaml"
+check tls-garbage-check 2 "$bin" --check-config --config "$tmp/tls-garbage.yaml"
+expect_output tls-garbage-check "web.tls_cert_file $tmp/garbage.pem: cannot load the certificate"
+check tls-garbage-start 2 "$bin" --config "$tmp/tls-garbage.yaml" --connect "sim:$scenarios/classic-1-one-busy.yaml"
+expect_lines tls-garbage-start 1
+# A key that does not belong to the certificate.
+if command -v openssl >/dev/null; then
+  for n in a b; do
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+      -keyout "$tmp/key-$n.pem" -out "$tmp/cert-$n.pem" >/dev/null 2>&1
+  done
+  printf 'web:\n  tls_cert_file: %s/cert-a.pem\n  tls_key_file: %s/key-b.pem\n' "$tmp" "$tmp" >"$tmp/tls-mismatch.yaml"
+  check tls-mismatch-start 2 "$bin" --config "$tmp/tls-mismatch.yaml" --connect "sim:$scenarios/classic-1-one-busy.yaml"
+  expect_output tls-mismatch-start "does not match the certificate"
+fi
 
 # A port another process holds: exit 1, one line that says so once.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -6,7 +6,13 @@
 #   - a copy with an unknown key and a bad value does print warnings (the
 #     check can fail here);
 #   - `systemd-analyze security --offline=yes` rates the exposure at most 2.5;
-#   - the keys the deployment relies on are present;
+#   - the keys the deployment relies on are present (Type=notify, the user
+#     memory-coordinator with the group libvirt);
+#   - it is ordered after libvirtd and virtqemud (services and sockets) and
+#     pulls in neither; WatchdogSec covers at least 5 default intervals;
+#   - each exit status the binary gives for a bad configuration, TLS pair or
+#     auth file, and systemd's 216 for a missing group, is in
+#     RestartPreventExitStatus (no restart every 5 s);
 #   - the SystemCallFilter lets through setpriority, which the daemon calls
 #     to lower its HTTP threads' priority;
 #   - the ExecStart command line is one the binary accepts (--check-config
@@ -40,7 +46,8 @@ fi
 
 verify() {  # verify DIR: prints systemd-analyze's complaints, fails on any
   local out
-  out=$(cd "$1" && systemd-analyze verify "$1/$name" 2>&1)
+  # --man=no: Documentation='s manual page is installed by the package only.
+  out=$(cd "$1" && systemd-analyze verify --man=no "$1/$name" 2>&1)
   local rc=$?
   printf '%s' "$out"
   [ $rc -eq 0 ] && [ -z "$out" ]
@@ -77,12 +84,13 @@ fi
 while IFS= read -r line; do
   if grep -qxF -- "$line" "$unit_src"; then ok "has $line"; else fail "missing $line"; fi
 done <<'KEYS'
-Wants=libvirtd.service
-Type=exec
+Type=notify
+NotifyAccess=main
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
-RestartPreventExitStatus=2
-User=root
+User=memory-coordinator
+Group=memory-coordinator
+SupplementaryGroups=libvirt
 CapabilityBoundingSet=
 NoNewPrivileges=yes
 ProtectSystem=strict
@@ -91,11 +99,55 @@ PrivateTmp=yes
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
 WantedBy=multi-user.target
 KEYS
-if grep -Eq '^After=.*\blibvirtd\.service\b' "$unit_src"; then
-  ok "starts after libvirtd.service"
+# Ordered after either libvirt daemon, monolithic or modular, and their
+# sockets; pulls in neither (a host with virtqemud must not get libvirtd).
+after=" $(sed -n 's/^After=//p' "$unit_src" | tr '\n' ' ') "
+for dep in libvirtd.service virtqemud.service libvirtd.socket virtqemud.socket; do
+  case "$after" in
+    *" $dep "*) ok "starts after $dep" ;;
+    *) fail "After= does not name $dep" ;;
+  esac
+done
+pulls=$(grep -E '^(Wants|Requires|Requisite|BindsTo|PartOf|Upholds)=' "$unit_src")
+if grep -Eq 'libvirtd|virtqemud' <<<"$pulls"; then
+  fail "the unit pulls in a libvirt daemon: $pulls"
 else
-  fail "After= does not name libvirtd.service"
+  ok "the unit pulls in no libvirt daemon"
 fi
+
+# WatchdogSec= covers a few ticks at the default interval (2 s); the daemon
+# sends WATCHDOG=1 after every tick (cli.sd_notify).
+watchdog=$(sed -n 's/^WatchdogSec=\([0-9]*\)s$/\1/p' "$unit_src")
+if [ -n "$watchdog" ] && [ "$watchdog" -ge 10 ]; then
+  ok "WatchdogSec=${watchdog}s is at least 5 default intervals"
+else
+  fail "WatchdogSec is '${watchdog}', want seconds >= 10"
+fi
+
+# RestartPreventExitStatus= holds every status that a restart cannot mend,
+# each produced here by the binary itself: a bad configuration, a missing
+# TLS pair, a file that is no certificate, a missing auth file (all exit 2);
+# 216 is systemd's own status for a group that does not exist
+# (SupplementaryGroups=libvirt without libvirt-daemon-system).
+prevent=" $(sed -n 's/^RestartPreventExitStatus=//p' "$unit_src") "
+printf 'interval_s: -1\n' >"$scratch/bad.yaml"
+printf 'web:\n  tls_cert_file: %s/none.pem\n  tls_key_file: %s/none.pem\n' "$scratch" "$scratch" >"$scratch/tls.yaml"
+printf 'not a certificate\n' >"$scratch/garbage.pem"
+printf 'web:\n  tls_cert_file: %s/garbage.pem\n  tls_key_file: %s/garbage.pem\n' "$scratch" "$scratch" >"$scratch/tls-bad.yaml"
+printf 'web:\n  basic_auth_file: %s/none\n' "$scratch" >"$scratch/auth.yaml"
+for conf in bad tls tls-bad auth; do
+  "$binary" --config "$scratch/$conf.yaml" --connect test:///default \
+    --listen 127.0.0.1:1 >/dev/null 2>&1
+  rc=$?
+  case "$prevent" in
+    *" $rc "*) ok "a start with $conf.yaml exits $rc, in RestartPreventExitStatus" ;;
+    *) fail "a start with $conf.yaml exits $rc, not in RestartPreventExitStatus=$prevent" ;;
+  esac
+done
+case "$prevent" in
+  *" 216 "*) ok "RestartPreventExitStatus has 216 (a missing group)" ;;
+  *) fail "RestartPreventExitStatus=$prevent lacks 216 (a missing group)" ;;
+esac
 # The daemon writes nothing: no path is made writable, and none hidden that
 # libvirt's socket or /proc/meminfo need.
 for key in ReadWritePaths InaccessiblePaths ProcSubset; do
