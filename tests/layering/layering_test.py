@@ -27,6 +27,7 @@ import tempfile
 # Third-party libraries by the include prefix (or file) that names them.
 LIBRARIES = {
     "libvirt/": "libvirt",
+    "libxml/": "libxml2",
     "prometheus/": "prometheus-cpp",
     "civetweb.h": "civetweb",
     "openssl/": "openssl",
@@ -44,7 +45,7 @@ ROOMS = {
     "include/memcoord": None,
     "src/core": None,
     "src/config": {"yaml-cpp"},
-    "src/libvirt": {"libvirt"},
+    "src/libvirt": {"libvirt", "libxml2"},
     "src/metrics": {"prometheus-cpp", "civetweb", "openssl"},
     "src/log": {"spdlog"},
     "src/report": {"nlohmann-json"},
@@ -125,6 +126,7 @@ def self_test():
         "include/memcoord/c.h": ("#include <yaml-cpp/yaml.h>\n", "not the yaml-cpp library"),
         "src/metrics/d.cc": ("#include <libvirt/libvirt.h>\n", "libvirt belongs to another adapter"),
         "src/config/e.cc": ('#include "../libvirt/guest_params.h"\n', "a quoted include must be"),
+        "src/metrics/f.cc": ("#include <libxml/parser.h>\n", "libxml2 belongs to another adapter"),
     }
     with tempfile.TemporaryDirectory() as tmp:
         for room in ROOMS:
