@@ -11,7 +11,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config git \
-  libvirt-dev prometheus-cpp-dev libcivetweb-dev libssl-dev zlib1g-dev libyaml-cpp-dev \
+  libvirt-dev libxml2-dev prometheus-cpp-dev libcivetweb-dev libssl-dev zlib1g-dev \
+  libyaml-cpp-dev \
   libcli11-dev libspdlog-dev nlohmann-json3-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   prometheus curl openssl wrk gnuplot-nox jq python3 procps time systemd \

@@ -32,7 +32,7 @@ static memhog. State lives in \$MEMCOORD_LAB_DIR (now: $LAB_DIR); the libvirt UR
 
 Commands:
   up N [--prefix P] [--max-mib M] [--start-mib S] [--vcpus V] [--accel tcg|kvm]
-       [--timeout SECS] [--no-settle] [--no-wait] [--no-balloon-driver]
+       [--timeout SECS] [--no-settle] [--no-wait] [--no-balloon-driver] [--no-autodeflate]
       Start libvirtd if none answers, build the guest if needed, start guests P-1..P-N
       (default prefix "lab", max 2048 MiB, start 1024 MiB, 1 vCPU, TCG) as transient
       domains, and wait (default 180 s) until each reports balloon stats and its balloon
@@ -40,6 +40,9 @@ Commands:
       A guest of that name that already runs is left as it is.
       --no-balloon-driver: the guests do not load virtio_balloon, so they never report
       balloon stats and their balloon never moves; up waits for their agent instead.
+      Every guest's balloon has autodeflate='on' (deflate-on-oom) except P-N's when N
+      is 2 or more: that one has none, so that both kinds run side by side.
+      --no-autodeflate: no guest's balloon has autodeflate.
   exec [--timeout SECS] GUEST CMD...
       Run CMD (joined by spaces, a shell command line) with sh in GUEST through the
       agent; print its output and exit with its exit status (124 on timeout; default 60 s).
@@ -205,8 +208,9 @@ lab_guests() {
   done
 }
 
-domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX [EXTRA_CMDLINE]
-  local name=$1 max=$2 start=$3 vcpus=$4 type=$5 prefix=$6 extra=${7:-} dir="$GUESTS_DIR/$1"
+domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX AUTODEFLATE(on|off) [EXTRA_CMDLINE]
+  local name=$1 max=$2 start=$3 vcpus=$4 type=$5 prefix=$6 autodeflate=$7 extra=${8:-}
+  local dir="$GUESTS_DIR/$1"
   cat <<EOF
 <domain type='$type'>
   <name>$name</name>
@@ -239,7 +243,7 @@ domain_xml() { # domain_xml NAME MAX_MIB START_MIB VCPUS TYPE PREFIX [EXTRA_CMDL
       <source mode='bind' path='$dir/agent.sock'/>
       <target type='virtio' name='$AGENT_PORT_NAME'/>
     </channel>
-    <memballoon model='virtio'>
+    <memballoon model='virtio' autodeflate='$autodeflate'>
       <stats period='1'/>
     </memballoon>
   </devices>
@@ -262,7 +266,7 @@ domstats_lines() {
 cmd_up() {
   need_root
   local n="" prefix=lab max=2048 start=1024 vcpus=1 accel=tcg timeout_s=180 wait=1 settle=1
-  local balloon=1 extra=""
+  local balloon=1 extra="" autodeflate_all=mixed
   local stats_time=""
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -275,6 +279,7 @@ cmd_up() {
       --no-wait) wait=0; shift ;;
       --no-settle) settle=0; shift ;;
       --no-balloon-driver) balloon=0; shift ;;
+      --no-autodeflate) autodeflate_all=off; shift ;;
       -*) die "up: unknown option '$1' (see lab.sh --help)" ;;
       *) [[ -z $n ]] || die "up: more than one N given"; n=$1; shift ;;
     esac
@@ -301,7 +306,7 @@ cmd_up() {
   start_libvirtd
   "$here/build-guest.sh" "$GUEST_BUILD_DIR" || die "building the guest failed"
 
-  local names=() name dir i state pids=() created=()
+  local names=() name dir i state pids=() created=() autodeflate
   for ((i = 1; i <= n; i++)); do
     name="$prefix-$i"
     names+=("$name")
@@ -316,7 +321,12 @@ cmd_up() {
     rm -rf "$dir"
     mkdir -p "$dir"
     [[ ${#dir} -lt 95 ]] || die "state path $dir is too long for a unix socket; use a shorter MEMCOORD_LAB_DIR"
-    domain_xml "$name" "$max" "$start" "$vcpus" "$type" "$prefix" "$extra" >"$dir/domain.xml"
+    # The last of two or more guests runs without autodeflate.
+    autodeflate=on
+    [[ $n -lt 2 || $i -lt $n ]] || autodeflate=off
+    [[ $autodeflate_all != off ]] || autodeflate=off
+    domain_xml "$name" "$max" "$start" "$vcpus" "$type" "$prefix" "$autodeflate" "$extra" \
+      >"$dir/domain.xml"
     # Created in parallel: each `virsh create` spends seconds in libvirtd and QEMU setup.
     vsh create "$dir/domain.xml" >"$dir/create.log" 2>&1 &
     pids+=($!)
@@ -326,7 +336,7 @@ cmd_up() {
   for i in "${!pids[@]}"; do
     name=${created[$i]}
     if wait "${pids[$i]}"; then
-      note "started $name (max $max MiB, start $start MiB, $vcpus vCPU, $accel$([[ $balloon -eq 1 ]] || echo ', no balloon driver'))"
+      note "started $name (max $max MiB, start $start MiB, $vcpus vCPU, $accel$([[ $balloon -eq 1 ]] || echo ', no balloon driver')$(grep -q "autodeflate='off'" "$GUESTS_DIR/$name/domain.xml" && echo ', no autodeflate'))"
     else
       echo "lab: virsh create failed for $name: $(cat "$GUESTS_DIR/$name/create.log") (see /var/log/libvirt/qemu/$name.log)" >&2
       failed=1

@@ -41,6 +41,8 @@ struct Config {
     int64_t host_min_free_mib = 200;      // G2
     double max_release_fraction = 0.5;    // G3
     std::optional<double> stale_after_s;  // G5; unset: see stale_after_s()
+    // Never shrink a guest whose balloon autodeflate is not known to be on.
+    bool require_autodeflate = false;
   } guardrails;
 
   struct Host {

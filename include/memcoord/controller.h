@@ -7,7 +7,9 @@
 // is reported in the TickReport and nothing is set; a failed set costs only
 // that action. The controller logs one line per action and one line per guest
 // state change (appeared, gone, stats lost, stats back, stats stale, stats
-// fresh again, set failing, set recovered), never the same error every tick.
+// fresh again, set failing, set recovered, balloon without autodeflate, kept
+// from shrinking by guardrails.require_autodeflate), never the same error
+// every tick.
 // Not thread-safe: Tick() and Configure() are called from one thread;
 // MetricsSink implementations take care of their own readers.
 #ifndef MEMCOORD_CONTROLLER_H_
@@ -83,7 +85,10 @@ class Controller {
   GuardrailParams guardrail_params() const;
 
  private:
+  // What the log last said about a guest's balloon autodeflate.
+  enum class AutodeflateNote { kNone, kOff, kOffRequired, kUnknownRequired };
   struct GuestMemo {
+    AutodeflateNote autodeflate = AutodeflateNote::kNone;
     bool had_stats = false;
     bool stale = false;
     bool set_failing = false;
@@ -93,6 +98,7 @@ class Controller {
   };
   void Adopt(const Config& config);
   void NoteGuestStates(const Snapshot& snapshot, double stale_after_s);
+  void NoteAutodeflate(const GuestSample& g, GuestMemo& m);
 
   Hypervisor* hypervisor_;
   const Clock* clock_;

@@ -2,8 +2,8 @@
 //
 // Enforce() never reverses an action's direction and never invents one: it
 // lowers or drops actions, in this order: unmanaged, stale (G5), bounds (G4),
-// guest minimum unused (G1), release fraction (G3), host minimum free (G2),
-// budget (G6). Growth is granted in plan order, so policies list the most
+// autodeflate (when required), guest minimum unused (G1), release fraction
+// (G3), host minimum free (G2), budget (G6). Growth is granted in plan order, so policies list the most
 // urgent guest first. Every change or drop is counted under its rule. Pure.
 #ifndef MEMCOORD_GUARDRAILS_H_
 #define MEMCOORD_GUARDRAILS_H_
@@ -25,6 +25,9 @@ struct GuardrailParams {
   double max_release_fraction = 0.5;
   double stale_after_s = 6;
   std::optional<int64_t> guest_budget_kib;
+  // true: never shrink a guest whose balloon autodeflate is not known to be
+  // on (GuestSample::balloon.autodeflate off or unknown).
+  bool require_autodeflate = false;
 };
 
 enum class Rule {
@@ -35,6 +38,7 @@ enum class Rule {
   kMaxRelease,      // G3
   kHostMinFree,     // G2
   kBudget,          // G6
+  kAutodeflate,     // a shrink of a guest without autodeflate, when required
   kCount
 };
 constexpr int kRuleCount = static_cast<int>(Rule::kCount);

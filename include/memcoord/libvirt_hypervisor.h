@@ -12,11 +12,15 @@
 // Per tick, Sample() makes exactly one virConnectGetAllDomainStats call
 // (balloon + state, running guests) and one host call: /proc/meminfo on a
 // local QEMU URI ("proc_meminfo"), virNodeGetMemoryStats otherwise. Only when a
-// guest is first seen (or an event says it started or its metadata changed)
-// does it also read the guest's metadata (virDomainGetMetadata, namespace
+// guest is first seen (or an event says it started) does it also read the
+// guest's live definition (virDomainGetXMLDesc: UUID, and the balloon's
+// autodeflate, freePageReporting and stats period, into GuestSample::uuid
+// and ::balloon), its metadata (virDomainGetMetadata, namespace
 // https://memcoord.dev/xmlns/domain/1, element <settings .../>) and, if the
 // guest reports no balloon stats, turn the stats period on once
-// (virDomainSetMemoryStatsPeriod, live). SetTarget() makes one
+// (virDomainSetMemoryStatsPeriod, live). A metadata change event makes the
+// next Sample() read the metadata again; a define, device-added or
+// device-removed event the definition. SetTarget() makes one
 // virDomainSetMemoryFlags(LIVE) call (plus virDomainLookupByName for a guest
 // Sample() has not seen). Every libvirt call is counted in Health().calls.
 //

@@ -37,9 +37,24 @@ struct DomainLimits {
   bool managed = true;                // false: observed and exported, never set
 };
 
+// The guest's virtio balloon device as its live definition states it (libvirt:
+// <devices><memballoon>, read when the guest is first seen and on a redefine or
+// device event). An empty field is unknown: the definition was not read, or
+// the guest has no virtio balloon.
+struct BalloonDevice {
+  // autodeflate (QEMU deflate-on-oom): the guest takes memory back from its
+  // balloon when it runs out of memory.
+  std::optional<bool> autodeflate;
+  // freePageReporting: the guest hands free pages back to the host.
+  std::optional<bool> free_page_reporting;
+  // Seconds between two balloon statistics reports; 0: off.
+  std::optional<int64_t> stats_period_s;
+};
+
 // One running guest as the hypervisor reports it.
 struct GuestSample {
   std::string name;
+  std::string uuid;  // the hypervisor's id of the guest; empty when unknown
   int64_t actual_kib = 0;   // balloon.current: memory the guest has now
   int64_t maximum_kib = 0;  // balloon.maximum: libvirt's maximum memory
   std::optional<int64_t> rss_kib;        // host RSS of the QEMU process
@@ -52,7 +67,10 @@ struct GuestSample {
   std::optional<int64_t> swap_out_kib;   // cumulative
   std::optional<int64_t> major_faults;   // cumulative count
   std::optional<int64_t> minor_faults;   // cumulative count
+  std::optional<int64_t> disk_caches_kib;  // page cache the guest can drop
   std::optional<double> stats_time_s;    // when the guest last reported
+  // The balloon device's settings (not statistics: the guest's definition).
+  BalloonDevice balloon;
   // The last target this daemon (or anyone) set, when the hypervisor knows it.
   std::optional<int64_t> target_kib;
   // Settings the guest carries with it (libvirt <metadata>, or the scenario).

@@ -46,6 +46,10 @@ struct ScenarioGuest {
   std::optional<double> at_s;        // starts at this time (absent: at 0)
   std::optional<int64_t> min_mib;    // per-domain floor, as libvirt metadata
   std::optional<int64_t> shares;     // per-domain shares, as libvirt metadata
+  // The balloon's autodeflate as the guest's definition states it; read by
+  // guardrails.require_autodeflate only (the simulated balloon never
+  // deflates by itself).
+  bool autodeflate = true;
   std::vector<WorkloadOp> workload;  // sorted by at_s
 };
 

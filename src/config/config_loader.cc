@@ -44,7 +44,7 @@ const std::vector<std::string_view> kThresholdKeys = {"starvation_mib",
                                                       "waste_mib"};
 const std::vector<std::string_view> kGuardrailKeys = {
     "guest_min_unused_mib", "host_min_free_mib", "max_release_fraction",
-    "stale_after_s"};
+    "stale_after_s", "require_autodeflate"};
 const std::vector<std::string_view> kHostKeys = {"guest_budget_mib"};
 const std::vector<std::string_view> kDomainKeys = {"include", "exclude",
                                                    "overrides"};
@@ -71,6 +71,7 @@ const std::vector<std::string_view> kAllPaths = {
     "guardrails.host_min_free_mib",
     "guardrails.max_release_fraction",
     "guardrails.stale_after_s",
+    "guardrails.require_autodeflate",
     "host.guest_budget_mib",
     "domains.include",
     "domains.exclude",
@@ -293,6 +294,8 @@ void ReadConfig(Checker& ck, const YAML::Node& doc, Config* cfg) {
        &cfg->guardrails.max_release_fraction, number_reader(kFraction));
   ReadOptional(guardrails, "stale_after_s", &cfg->guardrails.stale_after_s,
                number_reader(kStaleAfter));
+  Read(guardrails, "require_autodeflate",
+       &cfg->guardrails.require_autodeflate, bool_reader);
 
   Fields host = Section(ck, top, "host", kHostKeys);
   ReadOptional(host, "guest_budget_mib", &cfg->host.guest_budget_mib,
@@ -518,6 +521,8 @@ std::string DumpConfig(const Config& c) {
     o += "  # 3 x interval_s, at least 3 s = " + FormatNumber(c.stale_after_s());
   }
   o += "\n";
+  o += std::string("  require_autodeflate: ") +
+       (c.guardrails.require_autodeflate ? "true" : "false") + "\n";
   o += "host:\n";
   o += "  guest_budget_mib: " + OrNull(c.host.guest_budget_mib) + "\n";
   o += "domains:\n";

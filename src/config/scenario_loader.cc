@@ -42,10 +42,11 @@ const std::vector<std::string_view> kGuestKeys = {
     "name",      "at_s",          "max_mib",
     "start_mib", "base_used_mib", "balloon_rate_mib_s",
     "swap_mib",  "stats",         "min_mib",
-    "shares",    "workload"};
+    "shares",    "autodeflate",   "workload"};
 const std::vector<std::string_view> kDefaultKeys = {
     "at_s",     "max_mib", "start_mib", "base_used_mib", "balloon_rate_mib_s",
-    "swap_mib", "stats",   "min_mib",   "shares",        "workload"};
+    "swap_mib", "stats",   "min_mib",   "shares",        "autodeflate",
+    "workload"};
 const std::vector<std::string_view> kOpKeys = {"at_s", "op", "mib",
                                                "rate_mib_s", "on"};
 
@@ -231,6 +232,11 @@ void ReadGuestKeys(Checker& ck, const Fields& f, Origin origin, GuestRead* g) {
   }
   if (const Entry* e = f.Get("stats")) {
     if (auto v = yamlcheck::ReadBool(ck, *e, f.PathOf("stats"))) s.stats = *v;
+  }
+  if (const Entry* e = f.Get("autodeflate")) {
+    if (auto v = yamlcheck::ReadBool(ck, *e, f.PathOf("autodeflate"))) {
+      s.autodeflate = *v;
+    }
   }
   integer("min_mib", &s.min_mib, kMibAtLeastZero);
   integer("shares", &s.shares, kShares);

@@ -56,6 +56,7 @@ GuardrailParams Controller::guardrail_params() const {
       MibToKib(static_cast<double>(config_.guardrails.host_min_free_mib));
   g.max_release_fraction = config_.guardrails.max_release_fraction;
   g.stale_after_s = config_.stale_after_s();
+  g.require_autodeflate = config_.guardrails.require_autodeflate;
   if (config_.host.guest_budget_mib) {
     g.guest_budget_kib =
         MibToKib(static_cast<double>(*config_.host.guest_budget_mib));
@@ -101,6 +102,43 @@ void Controller::Adopt(const Config& config) {
       });
 }
 
+void Controller::NoteAutodeflate(const GuestSample& g, GuestMemo& m) {
+  const bool require = config_.guardrails.require_autodeflate;
+  AutodeflateNote note = AutodeflateNote::kNone;
+  if (g.balloon.autodeflate == false) {
+    note = require ? AutodeflateNote::kOffRequired : AutodeflateNote::kOff;
+  } else if (!g.balloon.autodeflate && require) {
+    note = AutodeflateNote::kUnknownRequired;
+  }
+  if (note == m.autodeflate) return;
+  const AutodeflateNote before = m.autodeflate;
+  m.autodeflate = note;
+  const std::string never_shrunk =
+      "; it is never shrunk (guardrails.require_autodeflate)";
+  switch (note) {
+    case AutodeflateNote::kOff:
+    case AutodeflateNote::kOffRequired:
+      logger_->Log(LogLevel::kWarn,
+                   "domain " + g.name +
+                       " balloon has no autodeflate: out of memory, the guest "
+                       "cannot take memory back from its balloon" +
+                       (note == AutodeflateNote::kOffRequired ? never_shrunk
+                                                              : ""));
+      break;
+    case AutodeflateNote::kUnknownRequired:
+      logger_->Log(LogLevel::kWarn, "domain " + g.name +
+                                        " balloon autodeflate is unknown" +
+                                        never_shrunk);
+      break;
+    case AutodeflateNote::kNone:
+      if (g.balloon.autodeflate == true && before != AutodeflateNote::kNone) {
+        logger_->Log(LogLevel::kInfo,
+                     "domain " + g.name + " balloon autodeflate is on");
+      }
+      break;
+  }
+}
+
 void Controller::NoteGuestStates(const Snapshot& snapshot,
                                  double stale_after_s) {
   // Views into the snapshot: a tick with thousands of guests should not copy
@@ -110,7 +148,8 @@ void Controller::NoteGuestStates(const Snapshot& snapshot,
   for (const GuestSample& g : snapshot.guests) {
     present.insert(g.name);
     GuestMemo& m = memo_[g.name];
-    if (!m.seen) {
+    const bool first = !m.seen;
+    if (first) {
       m.seen = true;
       m.had_stats = g.has_stats();
       logger_->Log(LogLevel::kInfo,
@@ -118,8 +157,9 @@ void Controller::NoteGuestStates(const Snapshot& snapshot,
                        Mib(g.actual_kib) + ", maximum " + Mib(g.maximum_kib) +
                        (g.has_stats() ? "" : ", no balloon stats yet") +
                        (g.limits.managed ? "" : ", unmanaged"));
-      continue;
     }
+    NoteAutodeflate(g, m);
+    if (first) continue;
     if (m.had_stats && !g.has_stats()) {
       logger_->Log(LogLevel::kWarn, "domain " + g.name +
                                         " lost its balloon stats; no action "

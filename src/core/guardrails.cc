@@ -24,6 +24,12 @@ int64_t ReleaseCap(int64_t unused_kib, double fraction) {
   return static_cast<int64_t>(std::floor(static_cast<double>(unused_kib) * fraction));
 }
 
+// A guest whose balloon gives memory back by itself when the guest runs out
+// (QEMU deflate-on-oom); unknown counts as not.
+bool Autodeflates(const GuestSample& g) {
+  return g.balloon.autodeflate.value_or(false);
+}
+
 int64_t SumActual(const Snapshot& s) {
   int64_t sum = 0;
   for (const GuestSample& g : s.guests) sum += g.actual_kib;
@@ -91,6 +97,8 @@ std::string_view RuleName(Rule rule) {
       return "host_min_free";
     case Rule::kBudget:
       return "guest_budget";
+    case Rule::kAutodeflate:
+      return "autodeflate";
     case Rule::kCount:
       break;
   }
@@ -147,6 +155,11 @@ GuardedPlan Enforce(const Plan& plan, const Snapshot& snapshot,
       ++out.clamps[Rule::kBounds];
     }
     if (a.target_kib == actual) continue;
+
+    if (!grow && params.require_autodeflate && !Autodeflates(*g)) {
+      ++out.clamps[Rule::kAutodeflate];
+      continue;
+    }
 
     if (!grow) {
       const int64_t unused = *g->unused_kib;
@@ -231,6 +244,9 @@ std::vector<std::string> Violations(const Plan& plan, const Snapshot& snapshot,
       }
       if (a.target_kib < g->limits.floor_kib) {
         v.push_back(who + "G4: target below floor");
+      }
+      if (params.require_autodeflate && !Autodeflates(*g)) {
+        v.push_back(who + "shrink without autodeflate known on");
       }
     } else if (a.target_kib > actual) {
       growth += a.target_kib - actual;

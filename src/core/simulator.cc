@@ -38,6 +38,7 @@ struct Report {
   int64_t swap_out_kib = 0;
   int64_t major_faults = 0;
   int64_t minor_faults = 0;
+  int64_t disk_caches_kib = 0;
   double time_s = 0;
 };
 
@@ -337,6 +338,7 @@ struct SimHypervisor::Impl {
       r.swap_out_kib = std::llround(g.swap_out_kib);
       r.major_faults = std::llround(g.major_faults);
       r.minor_faults = std::llround(g.minor_faults);
+      r.disk_caches_kib = ToKib(g.cache_mib);
       r.time_s = start_s + static_cast<double>(second);
       g.report = r;
     }
@@ -441,10 +443,14 @@ Result<Snapshot> SimHypervisor::Sample() {
       s.swap_out_kib = r.swap_out_kib;
       s.major_faults = r.major_faults;
       s.minor_faults = r.minor_faults;
+      s.disk_caches_kib = r.disk_caches_kib;
       s.stats_time_s = r.time_s;
     }
     s.metadata.min_mib = g.spec->min_mib;
     s.metadata.shares = g.spec->shares;
+    s.balloon.autodeflate = g.spec->autodeflate;
+    // Reports come once a second while the guest's stats are on.
+    s.balloon.stats_period_s = g.stats_on ? 1 : 0;
     snap.guests.push_back(std::move(s));
   }
   return snap;

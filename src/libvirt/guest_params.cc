@@ -27,6 +27,7 @@ const Field kFields[] = {
     {"balloon.swap_out", true, &GuestSample::swap_out_kib},
     {"balloon.major_fault", true, &GuestSample::major_faults},
     {"balloon.minor_fault", true, &GuestSample::minor_faults},
+    {"balloon.disk_caches", true, &GuestSample::disk_caches_kib},
 };
 
 void ClearGuestReported(GuestSample& s) {

@@ -48,7 +48,7 @@ std::optional<int64_t> TypedParamInt64(const TypedParam& p);
 // parameters are ignored). balloon.current -> actual_kib, balloon.maximum ->
 // maximum_kib, balloon.rss, balloon.unused, balloon.usable, balloon.available,
 // balloon.swap_in, balloon.swap_out, balloon.major_fault, balloon.minor_fault,
-// balloon.last-update -> stats_time_s.
+// balloon.disk_caches, balloon.last-update -> stats_time_s.
 //
 // Errors: kInvalidArgument when balloon.current is missing, not an integer or
 // not positive (there is no balloon size to act on).

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "domain_metadata.h"
+#include "domain_xml.h"
 #include "event_loop.h"
 #include "guest_params.h"
 #include "host_memory.h"
@@ -129,6 +130,7 @@ struct ConnectionEvents {
   std::mutex mu;
   std::set<std::string> started;           // guarded by mu
   std::set<std::string> metadata_changed;  // guarded by mu
+  std::set<std::string> redefined;  // defined, device added or removed; mu
 };
 using EventsHandle = std::shared_ptr<ConnectionEvents>;
 
@@ -143,8 +145,20 @@ void OnClose(virConnectPtr /*conn*/, int reason, void* opaque) {
   ev.link->compare_exchange_strong(up, ev.generation << 1);
 }
 
+void NoteRedefined(virDomainPtr dom, void* opaque) {
+  const char* name = virDomainGetName(dom);
+  if (name == nullptr) return;
+  ConnectionEvents& ev = **static_cast<EventsHandle*>(opaque);
+  std::lock_guard<std::mutex> lock(ev.mu);
+  ev.redefined.insert(name);
+}
+
 void OnLifecycle(virConnectPtr /*conn*/, virDomainPtr dom, int event,
                  int /*detail*/, void* opaque) {
+  if (event == VIR_DOMAIN_EVENT_DEFINED) {
+    NoteRedefined(dom, opaque);
+    return;
+  }
   if (event != VIR_DOMAIN_EVENT_STARTED && event != VIR_DOMAIN_EVENT_RESUMED) {
     return;
   }
@@ -153,6 +167,12 @@ void OnLifecycle(virConnectPtr /*conn*/, virDomainPtr dom, int event,
   ConnectionEvents& ev = **static_cast<EventsHandle*>(opaque);
   std::lock_guard<std::mutex> lock(ev.mu);
   ev.started.insert(name);
+}
+
+// VIR_DOMAIN_EVENT_ID_DEVICE_ADDED and _REMOVED share this signature.
+void OnDeviceChange(virConnectPtr /*conn*/, virDomainPtr dom,
+                    const char* /*alias*/, void* opaque) {
+  NoteRedefined(dom, opaque);
 }
 
 void OnMetadataChange(virConnectPtr /*conn*/, virDomainPtr dom, int type,
@@ -344,6 +364,9 @@ class LibvirtHypervisor::Impl {
     int id = -1;    // changes when the guest is restarted
     bool metadata_needed = true;
     DomainSettings settings;
+    bool xml_needed = true;
+    DomainXmlFacts facts;   // from the live domain XML
+    std::string xml_error;  // last one logged
     std::string metadata_error;  // last one logged
     bool period_tried = false;
     bool stats_dropped = false;  // its stats are ignored now (logged once)
@@ -473,6 +496,21 @@ class LibvirtHypervisor::Impl {
       Log(LogLevel::kWarn,
           "libvirt: no metadata events: " + TakeLastError().message);
     }
+    for (auto [id, cb] : {std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+                                    &device_added_cb_},
+                          std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                                    &device_removed_cb_}}) {
+      Count("virConnectDomainEventRegisterAny");
+      auto* device_handle = new EventsHandle(events_);
+      *cb = virConnectDomainEventRegisterAny(
+          conn_, nullptr, id, VIR_DOMAIN_EVENT_CALLBACK(OnDeviceChange),
+          device_handle, FreeEventsHandle);
+      if (*cb < 0) {
+        FreeEventsHandle(device_handle);
+        Log(LogLevel::kWarn,
+            "libvirt: no device events: " + TakeLastError().message);
+      }
+    }
   }
 
   // Drops the connection and everything that belongs to it. Failures are
@@ -487,8 +525,11 @@ class LibvirtHypervisor::Impl {
     if (metadata_cb_ >= 0) {
       virConnectDomainEventDeregisterAny(conn_, metadata_cb_);
     }
+    for (int cb : {device_added_cb_, device_removed_cb_}) {
+      if (cb >= 0) virConnectDomainEventDeregisterAny(conn_, cb);
+    }
     if (close_handle_) virConnectUnregisterCloseCallback(conn_, OnClose);
-    lifecycle_cb_ = metadata_cb_ = -1;
+    lifecycle_cb_ = metadata_cb_ = device_added_cb_ = device_removed_cb_ = -1;
     virConnectClose(conn_);
     virResetLastError();
     conn_ = nullptr;
@@ -497,19 +538,35 @@ class LibvirtHypervisor::Impl {
   }
 
   // Applies what the event callbacks saw since the last tick: a guest that
-  // started (again) is treated as new, so its metadata is read and its stats
-  // period checked; a metadata change makes the next tick re-read it.
+  // started (again) is treated as new, so its definition and metadata are
+  // read and its stats period checked; a metadata change makes the next tick
+  // re-read the metadata, a redefinition or a device added or removed the
+  // domain XML.
   void DrainEvents() {
-    std::set<std::string> started, changed;
+    std::set<std::string> started, changed, redefined;
     {
       std::lock_guard<std::mutex> lock(events_->mu);
       started.swap(events_->started);
       changed.swap(events_->metadata_changed);
+      redefined.swap(events_->redefined);
     }
-    for (const std::string& name : started) guests_.erase(name);
+    for (const std::string& name : started) {
+      if (guests_.erase(name) != 0) {
+        Log(LogLevel::kDebug, "libvirt: domain '" + name +
+                                  "' started or resumed; reading it as new");
+      }
+    }
     for (const std::string& name : changed) {
       auto it = guests_.find(name);
       if (it != guests_.end()) it->second.metadata_needed = true;
+    }
+    for (const std::string& name : redefined) {
+      auto it = guests_.find(name);
+      if (it == guests_.end()) continue;
+      Log(LogLevel::kDebug, "libvirt: domain '" + name +
+                                "' redefined or a device changed; reading "
+                                "its definition again");
+      it->second.xml_needed = true;
     }
   }
 
@@ -680,6 +737,7 @@ class LibvirtHypervisor::Impl {
     }
     st.stats_dropped = !dropped.empty();
 
+    if (st.xml_needed) ReadDomainXml(name, st);
     if (st.metadata_needed) ReadMetadata(name, st);
     // Untried while the guest may not be changed (dry-run, unmanaged): a
     // reload that allows it tries then.
@@ -690,8 +748,41 @@ class LibvirtHypervisor::Impl {
       SetStatsPeriod(name, st);
     }
     g->metadata = st.settings;
+    g->uuid = st.facts.uuid;
+    g->balloon = st.facts.balloon;
     g->target_kib = st.last_target_kib;
     return std::move(*g);
+  }
+
+  // The guest's UUID and balloon device, from its live definition. A call
+  // that fails is tried again next tick; a definition that cannot be parsed
+  // leaves the facts unknown until the next redefinition.
+  void ReadDomainXml(const std::string& name, GuestState& st) {
+    st.xml_needed = false;
+    Count("virDomainGetXMLDesc");
+    char* xml = virDomainGetXMLDesc(st.dom.get(), 0);
+    std::string error;
+    if (xml == nullptr) {
+      LibvirtError e = TakeLastError();
+      if (conn_ != nullptr && virConnectIsAlive(conn_) != 1) MarkDown();
+      error = "cannot read its definition: " + e.message;
+      st.xml_needed = true;
+    } else {
+      Result<DomainXmlFacts> parsed = ParseDomainXml(xml);
+      std::free(xml);
+      if (parsed.ok()) {
+        st.facts = std::move(*parsed);
+      } else {
+        st.facts = DomainXmlFacts();
+        error = "ignoring its definition: " + parsed.status().message();
+      }
+    }
+    if (error.empty()) {
+      st.xml_error.clear();
+    } else if (error != st.xml_error) {
+      Log(LogLevel::kWarn, "libvirt: domain '" + name + "' " + error);
+      st.xml_error = error;
+    }
   }
 
   void ReadMetadata(const std::string& name, GuestState& st) {
@@ -745,6 +836,8 @@ class LibvirtHypervisor::Impl {
               "': cannot turn on balloon stats: " + TakeLastError().message);
       return;
     }
+    // The live definition now says so too; no need to read it again.
+    st.facts.balloon.stats_period_s = options_.stats_period_s;
     Log(LogLevel::kInfo, "libvirt: domain '" + name +
                              "': balloon stats period set to " +
                              std::to_string(options_.stats_period_s) + " s");
@@ -778,6 +871,8 @@ class LibvirtHypervisor::Impl {
   std::unique_ptr<EventsHandle> close_handle_;
   int lifecycle_cb_ = -1;
   int metadata_cb_ = -1;
+  int device_added_cb_ = -1;
+  int device_removed_cb_ = -1;
   int node_nparams_ = 0;
   bool ever_connected_ = false;
   bool connect_failure_logged_ = false;

@@ -150,6 +150,51 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
          if (!g.stats_time_s) return std::nullopt;
          return std::max(0.0, now_s - *g.stats_time_s);
        }},
+      {"memcoord_domain_stats_last_update_timestamp_seconds",
+       "When the guest last reported balloon statistics (balloon.last-update).",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         return g.stats_time_s;
+       }},
+      {"memcoord_domain_disk_caches_bytes",
+       "Page cache the guest could drop (balloon.disk_caches).",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         if (!g.disk_caches_kib) return std::nullopt;
+         return Bytes(*g.disk_caches_kib);
+       }},
+      {"memcoord_domain_floor_bytes",
+       "The floor no target goes below (per-domain min_mib, or 256 MiB).",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         return Bytes(g.floor_kib);
+       }},
+      {"memcoord_domain_ceiling_bytes",
+       "The ceiling no target goes above (libvirt maximum, or a lower "
+       "per-domain max_mib).",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         return Bytes(g.ceiling_kib);
+       }},
+      {"memcoord_domain_shares",
+       "The guest's weight when memory is shared out.",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         return static_cast<double>(g.shares);
+       }},
+      {"memcoord_domain_balloon_autodeflate",
+       "1 when the balloon's autodeflate (deflate-on-oom) is on, 0 when off.",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         if (!g.balloon.autodeflate) return std::nullopt;
+         return *g.balloon.autodeflate ? 1 : 0;
+       }},
+      {"memcoord_domain_balloon_free_page_reporting",
+       "1 when the balloon's free page reporting is on, 0 when off.",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         if (!g.balloon.free_page_reporting) return std::nullopt;
+         return *g.balloon.free_page_reporting ? 1 : 0;
+       }},
+      {"memcoord_domain_balloon_stats_period_seconds",
+       "Seconds between two balloon statistics reports; 0: off.",
+       [](const GuestRow& g, double) -> std::optional<double> {
+         if (!g.balloon.stats_period_s) return std::nullopt;
+         return static_cast<double>(*g.balloon.stats_period_s);
+       }},
   };
   for (const GaugeSpec& spec : kGauges) {
     MetricFamily f = Family(spec.name, spec.help, MetricType::Gauge, n);
@@ -161,6 +206,19 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
     emit(f);
   }
 
+  {
+    MetricFamily f = Family("memcoord_domain_info",
+                            "The guest's identity; always 1.",
+                            MetricType::Gauge, n);
+    for (size_t i = 0; i < n; ++i) {
+      AddGauge(f,
+               {{"domain", names[i]},
+                {"managed", v.rows[i].managed ? "true" : "false"},
+                {"uuid", v.rows[i].uuid}},
+               1);
+    }
+    emit(f);
+  }
   {
     MetricFamily f =
         Family("memcoord_domain_class",
@@ -199,6 +257,10 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
        "Major page faults in the guest (guest cumulative, kept monotonic "
        "across guest reboots).",
        &GuestRow::major_faults},
+      {"memcoord_domain_minor_faults_total",
+       "Minor page faults in the guest (guest cumulative, kept monotonic "
+       "across guest reboots).",
+       &GuestRow::minor_faults},
   };
   for (const CounterSpec& spec : kCounters) {
     MetricFamily f = Family(spec.name, spec.help, MetricType::Counter, n);
@@ -527,7 +589,14 @@ void MetricsState::RecordSample(const TickReport& report) {
     row.usable_kib = g.usable_kib;
     row.memtotal_kib = g.memtotal_kib;
     row.rss_kib = g.rss_kib;
+    row.disk_caches_kib = g.disk_caches_kib;
     row.stats_time_s = g.stats_time_s;
+    if (row.uuid != g.uuid) row.uuid = g.uuid;
+    row.managed = g.limits.managed;
+    row.floor_kib = g.limits.floor_kib;
+    row.ceiling_kib = g.ceiling_kib();
+    row.shares = g.limits.shares;
+    row.balloon = g.balloon;
     // The planned target (an action of this tick, below) is visible in
     // dry-run too, where nothing is set.
     row.target_kib = g.target_kib ? *g.target_kib : g.actual_kib;
@@ -535,6 +604,7 @@ void MetricsState::RecordSample(const TickReport& report) {
     if (g.swap_in_kib) guest.swap_in_kib.Observe(*g.swap_in_kib);
     if (g.swap_out_kib) guest.swap_out_kib.Observe(*g.swap_out_kib);
     if (g.major_faults) guest.major_faults.Observe(*g.major_faults);
+    if (g.minor_faults) guest.minor_faults.Observe(*g.minor_faults);
     if (guest.swap_in_kib.seen()) {
       row.swap_in_bytes = guest.swap_in_kib.value() * kBytesPerKib;
     }
@@ -543,6 +613,9 @@ void MetricsState::RecordSample(const TickReport& report) {
     }
     if (guest.major_faults.seen()) {
       row.major_faults = guest.major_faults.value();
+    }
+    if (guest.minor_faults.seen()) {
+      row.minor_faults = guest.minor_faults.value();
     }
   }
   input_order_.swap(next_order_);

@@ -71,13 +71,22 @@ struct GuestRow {
   std::optional<int64_t> usable_kib;
   std::optional<int64_t> memtotal_kib;
   std::optional<int64_t> rss_kib;
+  std::optional<int64_t> disk_caches_kib;
   int64_t target_kib = 0;
   std::optional<double> stats_time_s;
+  // Settings in force: merged limits, and the balloon device's definition.
+  std::string uuid;
+  bool managed = true;
+  int64_t floor_kib = 0;
+  int64_t ceiling_kib = 0;
+  int64_t shares = 0;
+  BalloonDevice balloon;
   GuestClass guest_class = GuestClass::kUnknown;
   // Mirrored guest counters, already in exported units (bytes, faults).
   std::optional<double> swap_in_bytes;
   std::optional<double> swap_out_bytes;
   std::optional<double> major_faults;
+  std::optional<double> minor_faults;
   // Action counts by [direction: 0 grow, 1 shrink][Reason]; a zero count has
   // no series.
   std::array<std::array<double, kReasonCount>, 2> actions{};
@@ -148,6 +157,7 @@ class MetricsState {
     MirroredCounter swap_in_kib;
     MirroredCounter swap_out_kib;
     MirroredCounter major_faults;
+    MirroredCounter minor_faults;
     uint64_t seen_sample = 0;    // sample_seq_ of the last sample with it
     uint64_t target_sample = 0;  // sample_seq_ when an action set the target
   };

@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rails.max_release_fraction = static_cast<double>(in.Range(1, 1000)) / 1000.0;
   rails.stale_after_s = static_cast<double>(in.Range(1, 100)) / 4.0;
   if (in.Bool()) rails.guest_budget_kib = in.Range(1, int64_t{64} << 20);
+  rails.require_autodeflate = in.Bool();
 
   memcoord::Snapshot snap;
   snap.time_s = static_cast<double>(in.Range(0, 1000));
@@ -60,6 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     g.limits.floor_kib = in.Range(0, int64_t{8} << 20);
     if (in.Bool()) g.limits.max_kib = in.Range(0, int64_t{16} << 20);
     g.limits.managed = in.Byte() % 8 != 0;
+    if (in.Byte() % 3 != 0) g.balloon.autodeflate = in.Bool();
     snap.guests.push_back(g);
   }
   memcoord::Plan plan;

@@ -28,6 +28,7 @@ import tempfile
 # Third-party libraries by the include prefix (or file) that names them.
 LIBRARIES = {
     "libvirt/": "libvirt",
+    "libxml/": "libxml2",
     "prometheus/": "prometheus-cpp",
     "civetweb.h": "civetweb",
     "openssl/": "openssl",
@@ -46,7 +47,7 @@ ROOMS = {
     "include/memcoord": None,
     "src/core": None,
     "src/config": {"yaml-cpp"},
-    "src/libvirt": {"libvirt"},
+    "src/libvirt": {"libvirt", "libxml2"},
     "src/metrics": {"prometheus-cpp", "civetweb", "openssl", "zlib"},
     "src/log": {"spdlog"},
     "src/report": {"nlohmann-json"},
@@ -134,6 +135,7 @@ def self_test():
         "include/memcoord/f.h": ("#include <fnmatch.h>\n", "not a system header"),
         "src/metrics/d.cc": ("#include <libvirt/libvirt.h>\n", "libvirt belongs to another adapter"),
         "src/config/e.cc": ('#include "../libvirt/guest_params.h"\n', "a quoted include must be"),
+        "src/metrics/f.cc": ("#include <libxml/parser.h>\n", "libxml2 belongs to another adapter"),
     }
     with tempfile.TemporaryDirectory() as tmp:
         for room in ROOMS:

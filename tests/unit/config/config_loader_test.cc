@@ -26,6 +26,8 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(a.guardrails.max_release_fraction,
             b.guardrails.max_release_fraction);
   EXPECT_EQ(a.guardrails.stale_after_s, b.guardrails.stale_after_s);
+  EXPECT_EQ(a.guardrails.require_autodeflate,
+            b.guardrails.require_autodeflate);
   EXPECT_EQ(a.host.guest_budget_mib, b.host.guest_budget_mib);
   EXPECT_EQ(a.domains.include, b.domains.include);
   EXPECT_EQ(a.domains.exclude, b.domains.exclude);
@@ -68,6 +70,7 @@ guardrails:
   host_min_free_mib: 1024
   max_release_fraction: 0.25
   stale_after_s: 4.5
+  require_autodeflate: true
 host:
   guest_budget_mib: 30000
 domains:
@@ -108,6 +111,7 @@ TEST(ConfigLoaderTest, ReadsEveryKey) {
   EXPECT_EQ(c.guardrails.host_min_free_mib, 1024);
   EXPECT_EQ(c.guardrails.max_release_fraction, 0.25);
   EXPECT_EQ(c.guardrails.stale_after_s, 4.5);
+  EXPECT_TRUE(c.guardrails.require_autodeflate);
   EXPECT_EQ(c.host.guest_budget_mib, 30000);
   EXPECT_EQ(c.domains.include, (std::vector<std::string>{"web-*", "db-?"}));
   EXPECT_EQ(c.domains.exclude, (std::vector<std::string>{"web-canary"}));
@@ -329,6 +333,7 @@ TEST(ConfigLoaderTest, DumpShowsEveryKey) {
                           "host_min_free_mib:",
                           "max_release_fraction:",
                           "stale_after_s:",
+                          "require_autodeflate: false",
                           "host:",
                           "guest_budget_mib:",
                           "domains:",
@@ -431,6 +436,12 @@ const BadConfig kBadConfigs[] = {
      "proxmox, got 'greedy'"},
     {"DryRunYes", "dry_run: yes\n",
      "memory_coordinator.yaml:1:10: dry_run: must be true or false, got 'yes'"},
+    {"RequireAutodeflateNumber", "guardrails:\n  require_autodeflate: 1\n",
+     "memory_coordinator.yaml:2:24: guardrails.require_autodeflate: must be "
+     "true or false, got '1'"},
+    {"RequireAutodeflateMisspelt", "guardrails:\n  require_autodeflat: true\n",
+     "memory_coordinator.yaml:2:3: guardrails.require_autodeflat: unknown key; "
+     "did you mean 'require_autodeflate'?"},
     {"ThresholdsNotAMapping", "thresholds: [150, 300]\n",
      "memory_coordinator.yaml:1:13: thresholds: must be a mapping of keys, got "
      "a list"},

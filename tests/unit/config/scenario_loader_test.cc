@@ -32,6 +32,7 @@ defaults:
   swap_mib: 256
   stats: false
   shares: 500
+  autodeflate: false
 guests:
   - name: vm1
     stats: true
@@ -53,6 +54,7 @@ guests:
     balloon_rate_mib_s: 200
     swap_mib: 0
     shares: 2000
+    autodeflate: true
 )";
 
 TEST(ScenarioLoaderTest, ReadsEveryKey) {
@@ -76,6 +78,7 @@ TEST(ScenarioLoaderTest, ReadsEveryKey) {
   EXPECT_TRUE(vm1.stats);  // the guest's own value beats defaults
   EXPECT_EQ(vm1.min_mib, 512);
   EXPECT_EQ(vm1.shares, 500);
+  EXPECT_FALSE(vm1.autodeflate);  // from defaults
   EXPECT_FALSE(vm1.at_s.has_value());
   ASSERT_EQ(vm1.workload.size(), 8u);
   using K = WorkloadOp::Kind;
@@ -105,6 +108,7 @@ TEST(ScenarioLoaderTest, ReadsEveryKey) {
   EXPECT_EQ(vm2.swap_mib, 0);
   EXPECT_FALSE(vm2.stats);  // from defaults
   EXPECT_EQ(vm2.shares, 2000);
+  EXPECT_TRUE(vm2.autodeflate);  // the guest's own value beats defaults
   EXPECT_FALSE(vm2.min_mib.has_value());
   EXPECT_TRUE(vm2.workload.empty());
 }
@@ -266,7 +270,7 @@ const BadScenario kBadScenarios[] = {
     {"NameInDefaults", "defaults: {name: vm}\nguests: [{name: vm1}]\n",
      "tests/scenarios/x.yaml:1:12: defaults.name: unknown key; expected one "
      "of: at_s, max_mib, start_mib, base_used_mib, balloon_rate_mib_s, "
-     "swap_mib, stats, min_mib, shares, workload"},
+     "swap_mib, stats, min_mib, shares, autodeflate, workload"},
     {"GuestsEmpty", "guests: []\n",
      "tests/scenarios/x.yaml:1:9: guests: must be a list of at least one "
      "guest ({name: vm1, ...}), got a list"},
@@ -285,6 +289,9 @@ const BadScenario kBadScenarios[] = {
     {"StatsNotBool", "guests:\n  - {name: vm1, stats: off}\n",
      "tests/scenarios/x.yaml:2:24: guests[0].stats: must be true or false, "
      "got 'off'"},
+    {"AutodeflateNotBool", "guests:\n  - {name: vm1, autodeflate: on}\n",
+     "tests/scenarios/x.yaml:2:30: guests[0].autodeflate: must be true or "
+     "false, got 'on'"},
     {"DurationZero", "duration_s: 0\nguests: [{name: vm1}]\n",
      "tests/scenarios/x.yaml:1:13: duration_s: must be a number of seconds in "
      "(0, 2678400], got '0'"},

@@ -172,6 +172,58 @@ TEST_F(ControllerTest, LogsStatsLostAndBackOncePerChange) {
   EXPECT_EQ(log_.Count("domain a is gone"), 1);
 }
 
+TEST_F(ControllerTest, WarnsOncePerGuestWithoutAutodeflate) {
+  hv_.snapshot = Snap({Guest("a", 1024, 200, 2048, 100),
+                       Guest("b", 1024, 200, 2048, 100),
+                       Guest("c", 1024, 200, 2048, 100)},
+                      4096, 16384, 100);
+  hv_.snapshot.guests[0].balloon.autodeflate = false;
+  hv_.snapshot.guests[1].balloon.autodeflate = true;
+  controller_.Tick();
+  controller_.Tick();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("balloon has no autodeflate"), 1);
+  EXPECT_EQ(log_.Count("domain a balloon has no autodeflate"), 1);
+  EXPECT_EQ(log_.Count("require_autodeflate"), 0);
+  EXPECT_EQ(log_.Count("autodeflate is unknown"), 0);  // c: not required
+  // Redefined with it, then without it again: each change is logged once.
+  hv_.snapshot.guests[0].balloon.autodeflate = true;
+  controller_.Tick();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("domain a balloon autodeflate is on"), 1);
+  hv_.snapshot.guests[0].balloon.autodeflate = false;
+  controller_.Tick();
+  controller_.Tick();
+  EXPECT_EQ(log_.Count("domain a balloon has no autodeflate"), 2);
+  EXPECT_EQ(log_.Count("domain b balloon"), 0);
+}
+
+TEST_F(ControllerTest, RequireAutodeflateSaysOnceWhyAGuestIsNotShrunk) {
+  config_.guardrails.require_autodeflate = true;
+  ASSERT_TRUE(controller_.Configure(config_).ok());
+  // Both wasteful: seed would reclaim from them.
+  hv_.snapshot = Snap({Guest("off", 2048, 900, 2048, 100),
+                       Guest("unknown", 2048, 900, 2048, 100)},
+                      4096, 16384, 100);
+  hv_.snapshot.guests[0].balloon.autodeflate = false;
+  TickReport r = controller_.Tick();
+  controller_.Tick();
+  EXPECT_TRUE(hv_.sets.empty());
+  EXPECT_EQ(r.clamps[Rule::kAutodeflate], 1);  // seed moves one guest a tick
+  EXPECT_EQ(log_.Count("domain off balloon has no autodeflate: out of memory, "
+                       "the guest cannot take memory back from its balloon; it "
+                       "is never shrunk (guardrails.require_autodeflate)"),
+            1);
+  EXPECT_EQ(log_.Count("domain unknown balloon autodeflate is unknown; it is "
+                       "never shrunk (guardrails.require_autodeflate)"),
+            1);
+  // Known on: it is shrunk again.
+  hv_.snapshot.guests[0].balloon.autodeflate = true;
+  hv_.snapshot.guests[1].balloon.autodeflate = true;
+  controller_.Tick();
+  EXPECT_FALSE(hv_.sets.empty());
+}
+
 TEST_F(ControllerTest, ExcludedGuestsAreInvisibleAndOverridesApply) {
   config_.domains.exclude = {"skip-*"};
   config_.domains.overrides.push_back(

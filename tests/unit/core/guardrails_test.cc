@@ -182,5 +182,53 @@ TEST(GuardrailsTest, ViolationsReportsEveryBrokenRule) {
   EXPECT_TRUE(has("G2"));
 }
 
+TEST(GuardrailsTest, RequireAutodeflateShrinksOnlyGuestsKnownToAutodeflate) {
+  Snapshot s = Snap({Guest("on", 2048, 1000, 4096), Guest("off", 2048, 1000, 4096),
+                     Guest("unknown", 2048, 1000, 4096)},
+                    4096);
+  s.guests[0].balloon.autodeflate = true;
+  s.guests[1].balloon.autodeflate = false;
+  GuardrailParams params;
+  params.require_autodeflate = true;
+  const std::vector<Action> shrinks = {
+      Act("on", 2048, 1800, Reason::kReclaim),
+      Act("off", 2048, 1800, Reason::kReclaim),
+      Act("unknown", 2048, 1800, Reason::kHostPressure)};
+  GuardedPlan g = Guard(shrinks, s, params);
+  ASSERT_EQ(g.plan.actions.size(), 1u);
+  EXPECT_EQ(g.plan.actions[0].domain, "on");
+  EXPECT_EQ(g.plan.actions[0].target_kib, MibToKib(1800));
+  EXPECT_EQ(g.clamps[Rule::kAutodeflate], 2);
+  EXPECT_EQ(g.clamps.total(), 2);
+
+  // Growth is never held back by it.
+  GuardedPlan grow = Guard({Act("off", 2048, 2100)}, s, params);
+  ASSERT_EQ(grow.plan.actions.size(), 1u);
+  EXPECT_EQ(grow.clamps[Rule::kAutodeflate], 0);
+
+  // Off by default: every shrink goes through.
+  GuardedPlan by_default = Guard(shrinks, s);
+  EXPECT_EQ(by_default.plan.actions.size(), 3u);
+  EXPECT_EQ(by_default.clamps[Rule::kAutodeflate], 0);
+}
+
+TEST(GuardrailsTest, ViolationsReportsAShrinkWithoutAutodeflate) {
+  Snapshot s = Snap({Guest("a", 2048, 1000)}, 4096);
+  s.guests[0].balloon.autodeflate = false;
+  Plan p;
+  p.actions = {Act("a", 2048, 1800, Reason::kReclaim)};
+  GuardrailParams params;
+  EXPECT_TRUE(Violations(p, s, params).empty());
+  params.require_autodeflate = true;
+  std::vector<std::string> v = Violations(p, s, params);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_NE(v[0].find("autodeflate"), std::string::npos) << v[0];
+}
+
+TEST(GuardrailsTest, RuleNamesAreTheMetricLabels) {
+  EXPECT_EQ(RuleName(Rule::kAutodeflate), "autodeflate");
+  EXPECT_EQ(RuleName(Rule::kBudget), "guest_budget");
+}
+
 }  // namespace
 }  // namespace memcoord

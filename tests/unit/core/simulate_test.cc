@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <sstream>
@@ -113,6 +114,44 @@ TEST(SimulateTest, ScenarioBudgetReachesTheController) {
   };
   ASSERT_TRUE(RunScenario(s, "seed", base, options).ok());
   EXPECT_TRUE(seen);
+}
+
+TEST(SimulateTest, RequireAutodeflateNeverShrinksAGuestWithoutIt) {
+  // vm2 idles at 1024 MiB with most of it unused: every policy reclaims from
+  // it, unless its balloon lacks autodeflate and the guardrail is on.
+  Scenario s = OneHungryGuest(60);
+  s.guests[1].autodeflate = false;
+  Config require;
+  require.guardrails.require_autodeflate = true;
+  int64_t autodeflate_clamps = 0;
+  double vm2_lowest = 1e9;
+  double vm3_lowest = 1e9;
+  bool guarded = true;
+  RunOptions options;
+  options.on_tick = [&](const TickReport& report, const SimHypervisor&) {
+    autodeflate_clamps += report.clamps[Rule::kAutodeflate];
+    for (const GuestSample& g : report.snapshot.guests) {
+      if (g.name == "vm2") vm2_lowest = std::min(vm2_lowest, KibToMib(g.actual_kib));
+      if (g.name == "vm3") vm3_lowest = std::min(vm3_lowest, KibToMib(g.actual_kib));
+    }
+    for (const Action& a : report.applied.actions) {
+      EXPECT_FALSE(guarded && a.domain == "vm2" && !a.grow())
+          << "vm2 shrunk at " << report.time_s;
+    }
+  };
+  Result<RunResult> r = RunScenario(s, "adaptive", require, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(autodeflate_clamps, 0);
+  EXPECT_DOUBLE_EQ(vm2_lowest, 1024);
+  EXPECT_LT(vm3_lowest, 1024);  // a guest with autodeflate is reclaimed
+
+  // Without the guardrail vm2 gives memory back like the others.
+  vm2_lowest = vm3_lowest = 1e9;
+  autodeflate_clamps = 0;
+  guarded = false;
+  ASSERT_TRUE(RunScenario(s, "adaptive", Config(), options).ok());
+  EXPECT_EQ(autodeflate_clamps, 0);
+  EXPECT_LT(vm2_lowest, 1024);
 }
 
 TEST(SimulateTest, SameInputsGiveByteIdenticalOutput) {

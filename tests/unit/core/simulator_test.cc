@@ -271,8 +271,10 @@ TEST(SimulatorTest, GuestWithoutStatsReportsNoOptionals) {
   EXPECT_FALSE(q.has_stats());
   EXPECT_FALSE(q.usable_kib || q.memtotal_kib || q.swap_in_kib ||
                q.swap_out_kib || q.major_faults || q.minor_faults ||
-               q.stats_time_s);
+               q.disk_caches_kib || q.stats_time_s);
+  EXPECT_EQ(q.balloon.stats_period_s, 0);
   EXPECT_TRUE(Find(*snap, "chatty").has_stats());
+  EXPECT_EQ(Find(*snap, "chatty").balloon.stats_period_s, 1);
 }
 
 TEST(SimulatorTest, StatsOpSwitchesReportingOffAndOn) {
@@ -395,6 +397,7 @@ TEST(SimulatorTest, SampleCarriesTargetMetadataAndRss) {
   ScenarioGuest g = Guest("vm1");
   g.min_mib = 512;
   g.shares = 2000;
+  g.autodeflate = false;
   g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 100},
                 WorkloadOp{0, WorkloadOp::Kind::kCache, 50}};
   ManualClock clock;
@@ -407,6 +410,9 @@ TEST(SimulatorTest, SampleCarriesTargetMetadataAndRss) {
   EXPECT_EQ(s.metadata.min_mib, 512);
   EXPECT_EQ(s.metadata.shares, 2000);
   EXPECT_EQ(s.rss_kib, MibToKib(80 + 100 + 50));
+  EXPECT_EQ(s.disk_caches_kib, MibToKib(50));
+  EXPECT_EQ(s.balloon.autodeflate, false);
+  EXPECT_EQ(Find(*snap, "vm2").balloon.autodeflate, true);  // the default
   EXPECT_TRUE(Find(*snap, "vm2").metadata.empty());
   EXPECT_EQ(Find(*snap, "vm2").target_kib, MibToKib(1024));
 }

@@ -61,6 +61,7 @@ TEST(LibvirtHypervisorTest, ConvertsEveryBalloonField) {
   EXPECT_EQ(g->swap_out_kib, 34);
   EXPECT_EQ(g->major_faults, 56);
   EXPECT_EQ(g->minor_faults, 78);
+  EXPECT_EQ(g->disk_caches_kib, 50000);
   ASSERT_TRUE(g->stats_time_s.has_value());
   EXPECT_DOUBLE_EQ(*g->stats_time_s, 1700000000.0);
   EXPECT_TRUE(g->has_stats());

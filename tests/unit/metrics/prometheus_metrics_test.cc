@@ -273,6 +273,7 @@ TEST(MetricsTest, AccumulatesGuardrailClampsByRule) {
   TickReport r = Report(100);
   r.clamps[Rule::kGuestMinUnused] = 2;
   r.clamps[Rule::kHostMinFree] = 1;
+  r.clamps[Rule::kAutodeflate] = 5;
   s.metrics->Record(r, Healthy());
   r.time_s = 101;
   r.clamps[Rule::kHostMinFree] = 3;
@@ -289,6 +290,8 @@ TEST(MetricsTest, AccumulatesGuardrailClampsByRule) {
   EXPECT_EQ(p.Value("memcoord_guardrail_clamps_total",
                     {{"rule", std::string(RuleName(Rule::kBudget))}}),
             0);
+  EXPECT_EQ(p.Value("memcoord_guardrail_clamps_total", {{"rule", "autodeflate"}}),
+            10);
   EXPECT_EQ(p.Samples("memcoord_guardrail_clamps_total").size(),
             static_cast<size_t>(kRuleCount));
 }
@@ -550,6 +553,7 @@ TEST(MetricsTest, GuestCountersStayMonotonicAcrossGuestReboot) {
     g.swap_in_kib = swap_in_kib;
     g.swap_out_kib = swap_in_kib * 2;
     g.major_faults = faults;
+    g.minor_faults = faults * 10;
     r.snapshot.guests.push_back(g);
     s.metrics->Record(r, Healthy());
     return s.Scrape();
@@ -563,6 +567,8 @@ TEST(MetricsTest, GuestCountersStayMonotonicAcrossGuestReboot) {
   EXPECT_EQ(p.Type("memcoord_domain_swap_in_bytes_total"), "counter");
   EXPECT_EQ(p.Type("memcoord_domain_swap_out_bytes_total"), "counter");
   EXPECT_EQ(p.Type("memcoord_domain_major_faults_total"), "counter");
+  EXPECT_EQ(p.Value("memcoord_domain_minor_faults_total", vm), 500);
+  EXPECT_EQ(p.Type("memcoord_domain_minor_faults_total"), "counter");
 
   p = record(101, 1500, 70);
   EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total", vm), 1500 * 1024.0);
@@ -573,10 +579,66 @@ TEST(MetricsTest, GuestCountersStayMonotonicAcrossGuestReboot) {
   EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total", vm), 1700 * 1024.0);
   EXPECT_EQ(p.Value("memcoord_domain_swap_out_bytes_total", vm), 3400 * 1024.0);
   EXPECT_EQ(p.Value("memcoord_domain_major_faults_total", vm), 75);
+  EXPECT_EQ(p.Value("memcoord_domain_minor_faults_total", vm), 750);
 
   p = record(103, 300, 5);
   EXPECT_EQ(p.Value("memcoord_domain_swap_in_bytes_total", vm), 1800 * 1024.0);
   EXPECT_EQ(p.Value("memcoord_domain_major_faults_total", vm), 75);
+}
+
+TEST(MetricsTest, ExportsDomainInfoLimitsAndBalloonDevice) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  TickReport r = Report(100);
+  GuestSample vm1 = Guest("vm1", 1024, 99);
+  vm1.uuid = "4dea22b3-1d52-d8f3-2516-782e98ab3fa0";
+  vm1.limits.floor_kib = MibToKib(512);
+  vm1.limits.max_kib = MibToKib(2048);
+  vm1.limits.shares = 2000;
+  vm1.disk_caches_kib = MibToKib(100);
+  vm1.balloon.autodeflate = true;
+  vm1.balloon.free_page_reporting = false;
+  vm1.balloon.stats_period_s = 5;
+  GuestSample vm2 = GuestWithoutStats("vm2", 512);
+  vm2.limits.managed = false;
+  vm2.balloon.autodeflate = false;
+  r.snapshot.guests = {vm1, vm2};
+  s.metrics->Record(r, Healthy());
+
+  ParsedExposition p = s.Scrape();
+  const testing::Labels one = {{"domain", "vm1"}};
+  const testing::Labels two = {{"domain", "vm2"}};
+  EXPECT_EQ(p.Type("memcoord_domain_info"), "gauge");
+  EXPECT_EQ(p.Value("memcoord_domain_info",
+                    {{"domain", "vm1"},
+                     {"managed", "true"},
+                     {"uuid", "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"}}),
+            1);
+  EXPECT_EQ(p.Value("memcoord_domain_info",
+                    {{"domain", "vm2"}, {"managed", "false"}, {"uuid", ""}}),
+            1);
+  EXPECT_EQ(p.Samples("memcoord_domain_info").size(), 2u);
+  EXPECT_EQ(p.Value("memcoord_domain_floor_bytes", one), 512 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_ceiling_bytes", one), 2048 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_shares", one), 2000);
+  // vm2 has the defaults: 256 MiB floor, its libvirt maximum, 1000 shares.
+  EXPECT_EQ(p.Value("memcoord_domain_floor_bytes", two), 256 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_ceiling_bytes", two), 4096 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_shares", two), 1000);
+  EXPECT_EQ(p.Value("memcoord_domain_disk_caches_bytes", one), 100 * kMib);
+  EXPECT_EQ(p.Value("memcoord_domain_stats_last_update_timestamp_seconds", one),
+            99);
+  EXPECT_EQ(p.Value("memcoord_domain_balloon_autodeflate", one), 1);
+  EXPECT_EQ(p.Value("memcoord_domain_balloon_autodeflate", two), 0);
+  EXPECT_EQ(p.Value("memcoord_domain_balloon_free_page_reporting", one), 0);
+  EXPECT_EQ(p.Value("memcoord_domain_balloon_stats_period_seconds", one), 5);
+  // What is unknown has no series.
+  EXPECT_FALSE(p.Value("memcoord_domain_balloon_free_page_reporting", two));
+  EXPECT_FALSE(p.Value("memcoord_domain_balloon_stats_period_seconds", two));
+  EXPECT_FALSE(p.Value("memcoord_domain_disk_caches_bytes", two));
+  EXPECT_FALSE(
+      p.Value("memcoord_domain_stats_last_update_timestamp_seconds", two));
+  EXPECT_FALSE(p.Value("memcoord_domain_minor_faults_total", two));
 }
 
 TEST(MetricsTest, KeepsLastGuestValuesWhenTheSampleFails) {
