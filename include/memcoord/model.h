@@ -79,6 +79,21 @@ struct GuestSample {
   DomainLimits limits;
 
   bool has_stats() const { return unused_kib.has_value(); }
+  // The memory the guest's kernel holds, in the terms of its statistics: its
+  // MemTotal (else the balloon's current size), less the balloon where the
+  // balloon's pages are inside MemTotal. A guest with autodeflate keeps
+  // MemTotal at its boot size and counts the pages it gave the balloon as
+  // used; without autodeflate MemTotal shrinks with the balloon. Demand is
+  // this less the guest's free memory.
+  int64_t kernel_total_kib() const {
+    const int64_t total = memtotal_kib.value_or(actual_kib);
+    if (balloon.autodeflate.value_or(false) && memtotal_kib &&
+        total > actual_kib && maximum_kib > actual_kib) {
+      const int64_t in_use = total - (maximum_kib - actual_kib);
+      return in_use > 0 ? in_use : 0;
+    }
+    return total;
+  }
   // Ceiling for targets: the libvirt maximum, lowered by a configured max.
   int64_t ceiling_kib() const {
     return limits.max_kib && *limits.max_kib < maximum_kib ? *limits.max_kib

@@ -46,10 +46,11 @@ struct ScenarioGuest {
   std::optional<double> at_s;        // starts at this time (absent: at 0)
   std::optional<int64_t> min_mib;    // per-domain floor, as libvirt metadata
   std::optional<int64_t> shares;     // per-domain shares, as libvirt metadata
-  // The balloon's autodeflate as the guest's definition states it; read by
-  // guardrails.require_autodeflate only (the simulated balloon never
-  // deflates by itself).
-  bool autodeflate = true;
+  // The balloon's autodeflate as the guest's definition states it (libvirt's
+  // default is off). A guest with it reports MemTotal at its boot size, the
+  // maximum, and counts its balloon as used, as Linux does; the simulated
+  // balloon never deflates by itself.
+  bool autodeflate = false;
   std::vector<WorkloadOp> workload;  // sorted by at_s
 };
 

@@ -434,7 +434,7 @@ class AdaptivePolicy : public Policy {
     o.above_waste = m.above_waste;
     const double t = g.stats_time_s.value_or(snapshot.time_s);
     const int64_t free = FreeOf(g);
-    const int64_t actual = g.memtotal_kib.value_or(g.actual_kib);
+    const int64_t actual = g.kernel_total_kib();
     o.point = {t, actual, actual - free, g.swap_in_kib.value_or(0),
                g.major_faults.value_or(0)};
     o.fresh = m.points.empty() || t > m.points.back().time_s;

@@ -333,7 +333,7 @@ struct SimHypervisor::Impl {
       Report r;
       r.unused_kib = ToKib(g.unused_mib());
       r.usable_kib = ToKib(g.usable_mib());
-      r.memtotal_kib = ToKib(g.actual_mib);
+      r.memtotal_kib = ToKib(g.spec->autodeflate ? g.spec->max_mib : g.actual_mib);
       r.swap_in_kib = std::llround(g.swap_in_kib);
       r.swap_out_kib = std::llround(g.swap_out_kib);
       r.major_faults = std::llround(g.major_faults);

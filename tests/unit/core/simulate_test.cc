@@ -121,6 +121,7 @@ TEST(SimulateTest, RequireAutodeflateNeverShrinksAGuestWithoutIt) {
   // it, unless its balloon lacks autodeflate and the guardrail is on.
   Scenario s = OneHungryGuest(60);
   s.guests[1].autodeflate = false;
+  s.guests[2].autodeflate = true;
   Config require;
   require.guardrails.require_autodeflate = true;
   int64_t autodeflate_clamps = 0;

@@ -397,7 +397,7 @@ TEST(SimulatorTest, SampleCarriesTargetMetadataAndRss) {
   ScenarioGuest g = Guest("vm1");
   g.min_mib = 512;
   g.shares = 2000;
-  g.autodeflate = false;
+  g.autodeflate = true;
   g.workload = {WorkloadOp{0, WorkloadOp::Kind::kAlloc, 100},
                 WorkloadOp{0, WorkloadOp::Kind::kCache, 50}};
   ManualClock clock;
@@ -411,8 +411,8 @@ TEST(SimulatorTest, SampleCarriesTargetMetadataAndRss) {
   EXPECT_EQ(s.metadata.shares, 2000);
   EXPECT_EQ(s.rss_kib, MibToKib(80 + 100 + 50));
   EXPECT_EQ(s.disk_caches_kib, MibToKib(50));
-  EXPECT_EQ(s.balloon.autodeflate, false);
-  EXPECT_EQ(Find(*snap, "vm2").balloon.autodeflate, true);  // the default
+  EXPECT_EQ(s.balloon.autodeflate, true);
+  EXPECT_EQ(Find(*snap, "vm2").balloon.autodeflate, false);  // the default
   EXPECT_TRUE(Find(*snap, "vm2").metadata.empty());
   EXPECT_EQ(Find(*snap, "vm2").target_kib, MibToKib(1024));
 }
