@@ -18,7 +18,8 @@
 // guest reports no balloon stats, turn the stats period on once
 // (virDomainSetMemoryStatsPeriod, live). SetTarget() makes one
 // virDomainSetMemoryFlags(LIVE) call (plus virDomainLookupByName for a guest
-// Sample() has not seen). Every libvirt call is counted in Health().calls.
+// Sample() has not seen). Every libvirt call is counted in Health().calls
+// and timed (steady clock) in Health().call_durations.
 //
 // Sizes are KiB; times come from the injected Clock. A guest whose stats are
 // absurd is listed without stats (logged once per change). Errors: kUnavailable

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -243,9 +244,10 @@ class LibvirtHypervisor::Impl {
     DrainEvents();
 
     virDomainStatsRecordPtr* raw = nullptr;
-    Count("virConnectGetAllDomainStats");
-    int n = virConnectGetAllDomainStats(
-        conn_, kStatsTypes, &raw, VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
+    int n = Call("virConnectGetAllDomainStats", [&] {
+      return virConnectGetAllDomainStats(
+          conn_, kStatsTypes, &raw, VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING);
+    });
     if (n < 0) return CallFailed("virConnectGetAllDomainStats", "");
     StatsRecords records(raw);
 
@@ -294,16 +296,19 @@ class LibvirtHypervisor::Impl {
     if (it != guests_.end()) {
       dom = it->second.dom.get();
     } else {
-      Count("virDomainLookupByName");
-      looked_up.reset(virDomainLookupByName(conn_, domain.c_str()));
+      looked_up.reset(Call("virDomainLookupByName", [&] {
+        return virDomainLookupByName(conn_, domain.c_str());
+      }));
       if (!looked_up) {
         return SetFailed(domain, "virDomainLookupByName", nullptr);
       }
       dom = looked_up.get();
     }
-    Count("virDomainSetMemoryFlags");
-    if (virDomainSetMemoryFlags(dom, static_cast<unsigned long>(target_kib),
-                                VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    if (Call("virDomainSetMemoryFlags", [&] {
+          return virDomainSetMemoryFlags(
+              dom, static_cast<unsigned long>(target_kib),
+              VIR_DOMAIN_AFFECT_LIVE);
+        }) < 0) {
       return SetFailed(domain, "virDomainSetMemoryFlags", dom);
     }
     not_found_logged_.erase(domain);
@@ -320,6 +325,7 @@ class LibvirtHypervisor::Impl {
     h.reconnects = reconnects_.load();
     std::lock_guard<std::mutex> lock(calls_mu_);
     h.calls = calls_;
+    h.call_durations = call_durations_;
     return h;
   }
 
@@ -341,9 +347,19 @@ class LibvirtHypervisor::Impl {
     if (logger_ != nullptr) logger_->Log(level, message);
   }
 
-  void Count(const char* call) {
+  // Runs `f` (one libvirt call, or the host read), counts it under `call`
+  // and records its time on the steady clock. Returns what `f` returns.
+  template <typename F>
+  std::invoke_result_t<F&> Call(const char* call, F&& f) {
+    const auto start = std::chrono::steady_clock::now();
+    std::invoke_result_t<F&> result = f();
+    const double seconds = std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - start)
+                               .count();
     std::lock_guard<std::mutex> lock(calls_mu_);
     ++calls_[call];
+    call_durations_[call].Observe(seconds);
+    return result;
   }
 
   bool Connected() const {
@@ -378,8 +394,8 @@ class LibvirtHypervisor::Impl {
   }
 
   bool TryConnect(double now) {
-    Count("virConnectOpen");
-    virConnectPtr conn = virConnectOpen(uri_.c_str());
+    virConnectPtr conn =
+        Call("virConnectOpen", [&] { return virConnectOpen(uri_.c_str()); });
     if (conn == nullptr) {
       LibvirtError e = TakeLastError();
       if (!connect_failure_logged_) {
@@ -400,9 +416,10 @@ class LibvirtHypervisor::Impl {
     events_ = std::make_shared<ConnectionEvents>(link_, generation_);
     link_->store((generation_ << 1) | 1);
 
-    Count("virConnectSetKeepAlive");
-    if (virConnectSetKeepAlive(conn_, options_.keepalive_interval_s,
-                               options_.keepalive_count) < 0) {
+    if (Call("virConnectSetKeepAlive", [&] {
+          return virConnectSetKeepAlive(conn_, options_.keepalive_interval_s,
+                                        options_.keepalive_count);
+        }) < 0) {
       // Local drivers have no keepalive; the close callback still works.
       Log(LogLevel::kDebug,
           "libvirt: keepalive not enabled: " + TakeLastError().message);
@@ -424,36 +441,39 @@ class LibvirtHypervisor::Impl {
   }
 
   void RegisterCallbacks() {
-    Count("virConnectRegisterCloseCallback");
     // The close callback's handle stays ours (no free callback): a driver
     // without close callbacks (test:///) reports success and drops it, so
     // libvirt cannot be trusted to free it. Disconnect() frees it once the
     // callback is unregistered and the connection closed; libvirt calls the
     // callback under a lock that unregistering takes too.
     close_handle_ = std::make_unique<EventsHandle>(events_);
-    if (virConnectRegisterCloseCallback(conn_, OnClose, close_handle_.get(),
-                                        nullptr) < 0) {
+    if (Call("virConnectRegisterCloseCallback", [&] {
+          return virConnectRegisterCloseCallback(conn_, OnClose,
+                                                 close_handle_.get(), nullptr);
+        }) < 0) {
       close_handle_.reset();
       Log(LogLevel::kWarn,
           "libvirt: no close callback: " + TakeLastError().message);
     }
-    Count("virConnectDomainEventRegisterAny");
     auto* lifecycle_handle = new EventsHandle(events_);
-    lifecycle_cb_ = virConnectDomainEventRegisterAny(
-        conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), lifecycle_handle,
-        FreeEventsHandle);
+    lifecycle_cb_ = Call("virConnectDomainEventRegisterAny", [&] {
+      return virConnectDomainEventRegisterAny(
+          conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+          VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), lifecycle_handle,
+          FreeEventsHandle);
+    });
     if (lifecycle_cb_ < 0) {
       FreeEventsHandle(lifecycle_handle);
       Log(LogLevel::kWarn,
           "libvirt: no lifecycle events: " + TakeLastError().message);
     }
-    Count("virConnectDomainEventRegisterAny");
     auto* metadata_handle = new EventsHandle(events_);
-    metadata_cb_ = virConnectDomainEventRegisterAny(
-        conn_, nullptr, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-        VIR_DOMAIN_EVENT_CALLBACK(OnMetadataChange), metadata_handle,
-        FreeEventsHandle);
+    metadata_cb_ = Call("virConnectDomainEventRegisterAny", [&] {
+      return virConnectDomainEventRegisterAny(
+          conn_, nullptr, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+          VIR_DOMAIN_EVENT_CALLBACK(OnMetadataChange), metadata_handle,
+          FreeEventsHandle);
+    });
     if (metadata_cb_ < 0) {
       FreeEventsHandle(metadata_handle);
       Log(LogLevel::kWarn,
@@ -516,8 +536,8 @@ class LibvirtHypervisor::Impl {
     if (e.code == VIR_ERR_OPERATION_INVALID && dom != nullptr) {
       // Also raised for a running guest without a balloon driver; only a
       // guest that is no longer active counts as gone.
-      Count("virDomainIsActive");
-      int active = virDomainIsActive(dom);
+      int active =
+          Call("virDomainIsActive", [&] { return virDomainIsActive(dom); });
       virResetLastError();
       if (active != 1) return Status::NotFound(what);
     }
@@ -543,21 +563,27 @@ class LibvirtHypervisor::Impl {
 
   Result<HostSample> ReadHost() {
     if (use_meminfo_) {
-      Count("proc_meminfo");
-      std::ifstream in(options_.meminfo_path);
-      if (!in.is_open()) {
+      std::string text;
+      const bool read = Call("proc_meminfo", [&] {
+        std::ifstream in(options_.meminfo_path);
+        if (!in.is_open()) return false;
+        std::stringstream contents;
+        contents << in.rdbuf();
+        text = contents.str();
+        return true;
+      });
+      if (!read) {
         return Status::Unavailable("cannot read " + options_.meminfo_path);
       }
-      std::stringstream text;
-      text << in.rdbuf();
-      return ParseMeminfo(text.str());
+      return ParseMeminfo(text);
     }
     if (node_nparams_ == 0) {
       // libvirt wants the exact field count; ask once per connection.
-      Count("virNodeGetMemoryStats");
       int count = 0;
-      if (virNodeGetMemoryStats(conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr,
-                                &count, 0) < 0 ||
+      if (Call("virNodeGetMemoryStats", [&] {
+            return virNodeGetMemoryStats(
+                conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr, &count, 0);
+          }) < 0 ||
           count <= 0) {
         return CallFailed("virNodeGetMemoryStats", "");
       }
@@ -565,9 +591,10 @@ class LibvirtHypervisor::Impl {
     }
     std::vector<virNodeMemoryStats> stats(static_cast<size_t>(node_nparams_));
     int count = node_nparams_;
-    Count("virNodeGetMemoryStats");
-    if (virNodeGetMemoryStats(conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS,
-                              stats.data(), &count, 0) < 0) {
+    if (Call("virNodeGetMemoryStats", [&] {
+          return virNodeGetMemoryStats(conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                                       stats.data(), &count, 0);
+        }) < 0) {
       node_nparams_ = 0;
       return CallFailed("virNodeGetMemoryStats", "");
     }
@@ -630,10 +657,11 @@ class LibvirtHypervisor::Impl {
 
   void ReadMetadata(const std::string& name, GuestState& st) {
     st.metadata_needed = false;
-    Count("virDomainGetMetadata");
     const std::string ns(kDomainMetadataNamespace);
-    char* xml = virDomainGetMetadata(st.dom.get(), VIR_DOMAIN_METADATA_ELEMENT,
-                                     ns.c_str(), VIR_DOMAIN_AFFECT_LIVE);
+    char* xml = Call("virDomainGetMetadata", [&] {
+      return virDomainGetMetadata(st.dom.get(), VIR_DOMAIN_METADATA_ELEMENT,
+                                  ns.c_str(), VIR_DOMAIN_AFFECT_LIVE);
+    });
     std::string error;
     DomainSettings settings;
     if (xml == nullptr) {
@@ -671,9 +699,10 @@ class LibvirtHypervisor::Impl {
 
   void SetStatsPeriod(const std::string& name, GuestState& st) {
     st.period_tried = true;
-    Count("virDomainSetMemoryStatsPeriod");
-    if (virDomainSetMemoryStatsPeriod(st.dom.get(), options_.stats_period_s,
-                                      VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    if (Call("virDomainSetMemoryStatsPeriod", [&] {
+          return virDomainSetMemoryStatsPeriod(
+              st.dom.get(), options_.stats_period_s, VIR_DOMAIN_AFFECT_LIVE);
+        }) < 0) {
       Log(LogLevel::kWarn,
           "libvirt: domain '" + name +
               "': cannot turn on balloon stats: " + TakeLastError().message);
@@ -695,6 +724,7 @@ class LibvirtHypervisor::Impl {
   std::atomic<int64_t> reconnects_{0};
   mutable std::mutex calls_mu_;
   std::map<std::string, int64_t> calls_;  // guarded by calls_mu_
+  std::map<std::string, CallDurations> call_durations_;  // guarded by calls_mu_
 
   // Everything below is guarded by mu_ (the controller's thread in practice).
   std::mutex mu_;

@@ -330,6 +330,25 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
       AddCounter(calls, {{"call", call}}, static_cast<double>(count));
     }
     emit(calls);
+    MetricFamily durations =
+        Family("memcoord_libvirt_call_duration_seconds",
+               "Time hypervisor API calls took, by call (steady clock).",
+               MetricType::Histogram, v.health->call_durations.size());
+    for (const auto& [call, d] : v.health->call_durations) {
+      ClientMetric& m = Add(durations, {{"call", call}});
+      m.histogram.bucket.reserve(CallDurations::kBuckets.size() + 1);
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < CallDurations::kBuckets.size(); ++i) {
+        cumulative += static_cast<uint64_t>(d.buckets[i]);
+        m.histogram.bucket.push_back({cumulative, CallDurations::kBuckets[i]});
+      }
+      const auto count = static_cast<uint64_t>(d.count);
+      m.histogram.bucket.push_back(
+          {count, std::numeric_limits<double>::infinity()});
+      m.histogram.sample_count = count;
+      m.histogram.sample_sum = d.sum_s;
+    }
+    emit(durations);
   }
   {
     MetricFamily f =

@@ -353,6 +353,44 @@ TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
             1);
 }
 
+TEST(MetricsTest, ExportsTheTimeOfHypervisorCallsAsAHistogramByCall) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  HypervisorHealth h = Healthy();
+  CallDurations& stats = h.call_durations["virConnectGetAllDomainStats"];
+  for (double seconds : {0.00005, 0.0003, 0.0003, 0.02, 30.0}) {
+    stats.Observe(seconds);
+  }
+  h.call_durations["virDomainSetMemoryFlags"].Observe(0.004);
+  s.metrics->Record(Report(100), h);
+
+  ParsedExposition p = s.Scrape();
+  const std::string name = "memcoord_libvirt_call_duration_seconds";
+  EXPECT_EQ(p.Type(name), "histogram");
+  EXPECT_FALSE(p.Help(name).empty());
+  auto bucket = [&](const std::string& call, const std::string& le) {
+    return p.Value(name + "_bucket", {{"call", call}, {"le", le}});
+  };
+  const std::string stats_call = "virConnectGetAllDomainStats";
+  EXPECT_EQ(bucket(stats_call, "0.0001"), 1);
+  EXPECT_EQ(bucket(stats_call, "0.00025"), 1);
+  EXPECT_EQ(bucket(stats_call, "0.0005"), 3);
+  EXPECT_EQ(bucket(stats_call, "0.025"), 4);
+  EXPECT_EQ(bucket(stats_call, "10"), 4);
+  // Slower than the last bound: only in +Inf and the count.
+  EXPECT_EQ(bucket(stats_call, "+Inf"), 5);
+  EXPECT_EQ(p.Value(name + "_count", {{"call", stats_call}}), 5);
+  EXPECT_NEAR(*p.Value(name + "_sum", {{"call", stats_call}}), 30.02065,
+              1e-9);
+  EXPECT_EQ(bucket("virDomainSetMemoryFlags", "0.0025"), 0);
+  EXPECT_EQ(bucket("virDomainSetMemoryFlags", "0.005"), 1);
+  EXPECT_EQ(p.Value(name + "_count", {{"call", "virDomainSetMemoryFlags"}}),
+            1);
+  // One series per call, with buckets from 100 us to 10 s and +Inf.
+  EXPECT_EQ(p.Samples(name + "_bucket").size(),
+            2 * (CallDurations::kBuckets.size() + 1));
+}
+
 TEST(MetricsTest, RemovesSeriesOfVanishedGuest) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
