@@ -257,6 +257,21 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
       AddCounter(errors, {{"domain", names[i]}}, v.rows[i].errors);
     }
     emit(errors);
+    MetricFamily last = Family(
+        "memcoord_domain_last_action_timestamp_seconds",
+        "When the last balloon command sent to the guest was decided (the "
+        "start of its tick), with its direction and reason.",
+        MetricType::Gauge, n);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& a = v.rows[i].last_action;
+      if (!a) continue;
+      AddGauge(last,
+               {{"direction", kDirections[a->direction]},
+                {"domain", names[i]},
+                {"reason", std::string(ReasonName(a->reason))}},
+               a->time_s);
+    }
+    emit(last);
   }
   {
     MetricFamily f =
@@ -629,6 +644,8 @@ void MetricsState::RecordResults(const TickReport& report) {
       continue;
     }
     row.actions[delta > 0 ? 0 : 1][reason] += 1;
+    row.last_action = GuestRow::LastAction{report.time_s, delta > 0 ? 0 : 1,
+                                           r.action.reason};
     if (delta > 0) {
       row.grown_bytes += Bytes(delta);
     } else {

@@ -391,6 +391,59 @@ TEST(MetricsTest, ExportsTheTimeOfHypervisorCallsAsAHistogramByCall) {
             2 * (CallDurations::kBuckets.size() + 1));
 }
 
+TEST(MetricsTest, LastActionIsTheLatestSentCommandOfEachGuest) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  const std::string name = "memcoord_domain_last_action_timestamp_seconds";
+  auto tick = [&](double time_s, std::vector<ActionResult> results,
+                  bool dry_run = false) {
+    TickReport r = Report(time_s);
+    r.dry_run = dry_run;
+    r.snapshot.guests.push_back(Guest("a", 1024, time_s));
+    r.snapshot.guests.push_back(Guest("b", 2048, time_s));
+    r.snapshot.guests.push_back(Guest("idle", 1024, time_s));
+    for (const ActionResult& res : results) {
+      r.applied.actions.push_back(res.action);
+    }
+    r.results = std::move(results);
+    s.metrics->Record(r, Healthy());
+  };
+  const Action grow_a = MakeAction("a", 1024, 1324, Reason::kStarved);
+  const Action shrink_a = MakeAction("a", 1024, 824, Reason::kReclaim);
+  const Action grow_b = MakeAction("b", 2048, 2148, Reason::kPredicted);
+  tick(100, {{grow_a, Status::Ok(), true}, {grow_b, Status::Ok(), true}});
+  tick(102, {{shrink_a, Status::Ok(), true},
+             {grow_b, Status::Unavailable("gone"), false}});
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Type(name), "gauge");
+  EXPECT_FALSE(p.Help(name).empty());
+  // One series per guest: its latest command replaces the one before.
+  EXPECT_EQ(p.Value(name, {{"domain", "a"},
+                           {"direction", "shrink"},
+                           {"reason", "reclaim"}}),
+            102);
+  EXPECT_EQ(p.Value(name, {{"domain", "a"},
+                           {"direction", "grow"},
+                           {"reason", "starved"}}),
+            std::nullopt);
+  // A failed command is not an action: b keeps its last sent one.
+  EXPECT_EQ(p.Value(name, {{"domain", "b"},
+                           {"direction", "grow"},
+                           {"reason", "predicted"}}),
+            100);
+  EXPECT_EQ(p.Samples(name).size(), 2u);  // idle has had no action
+
+  // A command planned in dry-run was not sent: nothing changes.
+  tick(104, {{grow_a, Status::Ok(), false}}, /*dry_run=*/true);
+  p = s.Scrape();
+  EXPECT_EQ(p.Value(name, {{"domain", "a"},
+                           {"direction", "shrink"},
+                           {"reason", "reclaim"}}),
+            102);
+  EXPECT_EQ(p.Samples(name).size(), 2u);
+}
+
 TEST(MetricsTest, RemovesSeriesOfVanishedGuest) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
