@@ -27,12 +27,12 @@ struct CallDurations {
   // (a libvirtd that answers only at its keepalive timeout).
   static constexpr std::array<double, 16> kBuckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,    5,     10};
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   // buckets[i]: calls that took more than kBuckets[i - 1] and at most
   // kBuckets[i] (not cumulative); calls above the last bound only in count.
   std::array<int64_t, kBuckets.size()> buckets{};
-  int64_t count = 0;   // every call observed
-  double sum_s = 0;    // their total time
+  int64_t count = 0;  // every call observed
+  double sum_s = 0;   // their total time
 
   void Observe(double seconds) {
     ++count;

@@ -96,9 +96,9 @@ class CallTimer {
   explicit CallTimer(CallDurations* durations)
       : durations_(durations), start_(std::chrono::steady_clock::now()) {}
   ~CallTimer() {
-    durations_->Observe(std::chrono::duration<double>(
-                            std::chrono::steady_clock::now() - start_)
-                            .count());
+    durations_->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count());
   }
   CallTimer(const CallTimer&) = delete;
   CallTimer& operator=(const CallTimer&) = delete;

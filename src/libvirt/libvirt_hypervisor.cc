@@ -305,9 +305,9 @@ class LibvirtHypervisor::Impl {
       dom = looked_up.get();
     }
     if (Call("virDomainSetMemoryFlags", [&] {
-          return virDomainSetMemoryFlags(
-              dom, static_cast<unsigned long>(target_kib),
-              VIR_DOMAIN_AFFECT_LIVE);
+          return virDomainSetMemoryFlags(dom,
+                                         static_cast<unsigned long>(target_kib),
+                                         VIR_DOMAIN_AFFECT_LIVE);
         }) < 0) {
       return SetFailed(domain, "virDomainSetMemoryFlags", dom);
     }
@@ -353,9 +353,9 @@ class LibvirtHypervisor::Impl {
   std::invoke_result_t<F&> Call(const char* call, F&& f) {
     const auto start = std::chrono::steady_clock::now();
     std::invoke_result_t<F&> result = f();
-    const double seconds = std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     std::lock_guard<std::mutex> lock(calls_mu_);
     ++calls_[call];
     call_durations_[call].Observe(seconds);
@@ -580,10 +580,12 @@ class LibvirtHypervisor::Impl {
     if (node_nparams_ == 0) {
       // libvirt wants the exact field count; ask once per connection.
       int count = 0;
-      if (Call("virNodeGetMemoryStats", [&] {
-            return virNodeGetMemoryStats(
-                conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr, &count, 0);
-          }) < 0 ||
+      if (Call("virNodeGetMemoryStats",
+               [&] {
+                 return virNodeGetMemoryStats(conn_,
+                                              VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                                              nullptr, &count, 0);
+               }) < 0 ||
           count <= 0) {
         return CallFailed("virNodeGetMemoryStats", "");
       }
@@ -713,7 +715,7 @@ class LibvirtHypervisor::Impl {
                              std::to_string(options_.stats_period_s) + " s");
   }
 
-  Hypervisor::DomainFilter filter_;          // guarded by mu_
+  Hypervisor::DomainFilter filter_;           // guarded by mu_
   Hypervisor::CommandFilter command_filter_;  // guarded by mu_
   const std::string uri_;
   const Clock* const clock_;
@@ -723,7 +725,7 @@ class LibvirtHypervisor::Impl {
   const std::shared_ptr<Link> link_;  // read by Health() from any thread
   std::atomic<int64_t> reconnects_{0};
   mutable std::mutex calls_mu_;
-  std::map<std::string, int64_t> calls_;  // guarded by calls_mu_
+  std::map<std::string, int64_t> calls_;                 // guarded by calls_mu_
   std::map<std::string, CallDurations> call_durations_;  // guarded by calls_mu_
 
   // Everything below is guarded by mu_ (the controller's thread in practice).

@@ -644,8 +644,8 @@ void MetricsState::RecordResults(const TickReport& report) {
       continue;
     }
     row.actions[delta > 0 ? 0 : 1][reason] += 1;
-    row.last_action = GuestRow::LastAction{report.time_s, delta > 0 ? 0 : 1,
-                                           r.action.reason};
+    row.last_action =
+        GuestRow::LastAction{report.time_s, delta > 0 ? 0 : 1, r.action.reason};
     if (delta > 0) {
       row.grown_bytes += Bytes(delta);
     } else {

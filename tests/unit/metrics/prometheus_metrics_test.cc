@@ -380,12 +380,10 @@ TEST(MetricsTest, ExportsTheTimeOfHypervisorCallsAsAHistogramByCall) {
   // Slower than the last bound: only in +Inf and the count.
   EXPECT_EQ(bucket(stats_call, "+Inf"), 5);
   EXPECT_EQ(p.Value(name + "_count", {{"call", stats_call}}), 5);
-  EXPECT_NEAR(*p.Value(name + "_sum", {{"call", stats_call}}), 30.02065,
-              1e-9);
+  EXPECT_NEAR(*p.Value(name + "_sum", {{"call", stats_call}}), 30.02065, 1e-9);
   EXPECT_EQ(bucket("virDomainSetMemoryFlags", "0.0025"), 0);
   EXPECT_EQ(bucket("virDomainSetMemoryFlags", "0.005"), 1);
-  EXPECT_EQ(p.Value(name + "_count", {{"call", "virDomainSetMemoryFlags"}}),
-            1);
+  EXPECT_EQ(p.Value(name + "_count", {{"call", "virDomainSetMemoryFlags"}}), 1);
   // One series per call, with buckets from 100 us to 10 s and +Inf.
   EXPECT_EQ(p.Samples(name + "_bucket").size(),
             2 * (CallDurations::kBuckets.size() + 1));
@@ -423,10 +421,10 @@ TEST(MetricsTest, LastActionIsTheLatestSentCommandOfEachGuest) {
                            {"direction", "shrink"},
                            {"reason", "reclaim"}}),
             102);
-  EXPECT_EQ(p.Value(name, {{"domain", "a"},
-                           {"direction", "grow"},
-                           {"reason", "starved"}}),
-            std::nullopt);
+  EXPECT_EQ(
+      p.Value(name,
+              {{"domain", "a"}, {"direction", "grow"}, {"reason", "starved"}}),
+      std::nullopt);
   // A failed command is not an action: b keeps its last sent one.
   EXPECT_EQ(p.Value(name, {{"domain", "b"},
                            {"direction", "grow"},
