@@ -8,6 +8,8 @@
 #ifndef MEMCOORD_HYPERVISOR_H_
 #define MEMCOORD_HYPERVISOR_H_
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,12 +21,40 @@
 
 namespace memcoord {
 
+// How long the calls of one name took, as a histogram (steady clock).
+struct CallDurations {
+  // Upper bounds, seconds (+Inf implied): from 100 us (a local read) to 10 s
+  // (a libvirtd that answers only at its keepalive timeout).
+  static constexpr std::array<double, 16> kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+  // buckets[i]: calls that took more than kBuckets[i - 1] and at most
+  // kBuckets[i] (not cumulative); calls above the last bound only in count.
+  std::array<int64_t, kBuckets.size()> buckets{};
+  int64_t count = 0;  // every call observed
+  double sum_s = 0;   // their total time
+
+  void Observe(double seconds) {
+    ++count;
+    sum_s += seconds;
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      if (seconds <= kBuckets[i]) {
+        ++buckets[i];
+        return;
+      }
+    }
+  }
+};
+
 struct HypervisorHealth {
   bool up = true;              // connected now
   int64_t reconnects = 0;      // successful reconnects since start
   // Calls made to the hypervisor API since start, by call name
   // (e.g. "virConnectGetAllDomainStats"). Monotonic.
   std::map<std::string, int64_t> calls;
+  // The time those calls took, by the same names. A hypervisor that does
+  // not time its calls leaves it empty.
+  std::map<std::string, CallDurations> call_durations;
 };
 
 class Hypervisor {

@@ -22,7 +22,8 @@
 // next Sample() read the metadata again; a define, device-added or
 // device-removed event the definition. SetTarget() makes one
 // virDomainSetMemoryFlags(LIVE) call (plus virDomainLookupByName for a guest
-// Sample() has not seen). Every libvirt call is counted in Health().calls.
+// Sample() has not seen). Every libvirt call is counted in Health().calls
+// and timed (steady clock) in Health().call_durations.
 //
 // Sizes are KiB; times come from the injected Clock. A guest whose stats are
 // absurd is listed without stats (logged once per change). Errors: kUnavailable

@@ -1,6 +1,7 @@
 #include "memcoord/simulator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -90,6 +91,24 @@ struct Event {
   WorkloadOp op;
 };
 
+// Observes the steady-clock time from its construction to its destruction.
+class CallTimer {
+ public:
+  explicit CallTimer(CallDurations* durations)
+      : durations_(durations), start_(std::chrono::steady_clock::now()) {}
+  ~CallTimer() {
+    durations_->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count());
+  }
+  CallTimer(const CallTimer&) = delete;
+  CallTimer& operator=(const CallTimer&) = delete;
+
+ private:
+  CallDurations* durations_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 }  // namespace
 
 struct SimHypervisor::Impl {
@@ -106,6 +125,9 @@ struct SimHypervisor::Impl {
 
   int64_t sample_calls = 0;
   int64_t set_calls = 0;
+  // Wall time of those calls (steady clock), for Health().
+  CallDurations sample_durations;
+  CallDurations set_durations;
 
   int64_t oom_kills = 0;
   int64_t actions = 0;
@@ -416,6 +438,7 @@ SimHypervisor::~SimHypervisor() = default;
 Result<Snapshot> SimHypervisor::Sample() {
   Impl& m = *impl_;
   ++m.sample_calls;
+  const CallTimer timer(&m.sample_durations);
   const double now = m.clock->NowSeconds();
   m.AdvanceTo(now - m.start_s);
   if (m.faults.sample_fails) {
@@ -459,6 +482,7 @@ Result<Snapshot> SimHypervisor::Sample() {
 Status SimHypervisor::SetTarget(const std::string& domain, int64_t target_kib) {
   Impl& m = *impl_;
   ++m.set_calls;
+  const CallTimer timer(&m.set_durations);
   m.AdvanceTo(m.clock->NowSeconds() - m.start_s);
   Guest* g = m.FindRunning(domain);
   if (g == nullptr) {
@@ -489,6 +513,8 @@ HypervisorHealth SimHypervisor::Health() const {
   h.up = !impl_->faults.sample_fails;
   h.calls["sample"] = impl_->sample_calls;
   h.calls["set_target"] = impl_->set_calls;
+  h.call_durations["sample"] = impl_->sample_durations;
+  h.call_durations["set_target"] = impl_->set_durations;
   return h;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -328,16 +329,19 @@ class LibvirtHypervisor::Impl {
     if (it != guests_.end()) {
       dom = it->second.dom.get();
     } else {
-      Count("virDomainLookupByName");
-      looked_up.reset(virDomainLookupByName(conn_, domain.c_str()));
+      looked_up.reset(Call("virDomainLookupByName", [&] {
+        return virDomainLookupByName(conn_, domain.c_str());
+      }));
       if (!looked_up) {
         return SetFailed(domain, "virDomainLookupByName", nullptr);
       }
       dom = looked_up.get();
     }
-    Count("virDomainSetMemoryFlags");
-    if (virDomainSetMemoryFlags(dom, static_cast<unsigned long>(target_kib),
-                                VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    if (Call("virDomainSetMemoryFlags", [&] {
+          return virDomainSetMemoryFlags(dom,
+                                         static_cast<unsigned long>(target_kib),
+                                         VIR_DOMAIN_AFFECT_LIVE);
+        }) < 0) {
       return SetFailed(domain, "virDomainSetMemoryFlags", dom);
     }
     not_found_logged_.erase(domain);
@@ -354,6 +358,7 @@ class LibvirtHypervisor::Impl {
     h.reconnects = reconnects_.load();
     std::lock_guard<std::mutex> lock(calls_mu_);
     h.calls = calls_;
+    h.call_durations = call_durations_;
     return h;
   }
 
@@ -378,9 +383,27 @@ class LibvirtHypervisor::Impl {
     if (logger_ != nullptr) logger_->Log(level, message);
   }
 
-  void Count(const char* call) {
+  // Runs `f` (one libvirt call, or the host read), counts it under `call`
+  // and records its time on the steady clock. Returns what `f` returns.
+  template <typename F>
+  std::invoke_result_t<F&> Call(const char* call, F&& f) {
+    const auto start = std::chrono::steady_clock::now();
+    std::invoke_result_t<F&> result = f();
+    Record(call, SecondsSince(start));
+    return result;
+  }
+
+  // Counts one call that took `seconds`.
+  void Record(const char* call, double seconds) {
     std::lock_guard<std::mutex> lock(calls_mu_);
     ++calls_[call];
+    call_durations_[call].Observe(seconds);
+  }
+
+  static double SecondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
   }
 
   bool Connected() const {
@@ -415,8 +438,8 @@ class LibvirtHypervisor::Impl {
   }
 
   bool TryConnect(double now) {
-    Count("virConnectOpen");
-    virConnectPtr conn = virConnectOpen(uri_.c_str());
+    virConnectPtr conn =
+        Call("virConnectOpen", [&] { return virConnectOpen(uri_.c_str()); });
     if (conn == nullptr) {
       LibvirtError e = TakeLastError();
       if (!connect_failure_logged_) {
@@ -437,9 +460,10 @@ class LibvirtHypervisor::Impl {
     events_ = std::make_shared<ConnectionEvents>(link_, generation_);
     link_->store((generation_ << 1) | 1);
 
-    Count("virConnectSetKeepAlive");
-    if (virConnectSetKeepAlive(conn_, options_.keepalive_interval_s,
-                               options_.keepalive_count) < 0) {
+    if (Call("virConnectSetKeepAlive", [&] {
+          return virConnectSetKeepAlive(conn_, options_.keepalive_interval_s,
+                                        options_.keepalive_count);
+        }) < 0) {
       // Local drivers have no keepalive; the close callback still works.
       Log(LogLevel::kDebug,
           "libvirt: keepalive not enabled: " + TakeLastError().message);
@@ -461,36 +485,39 @@ class LibvirtHypervisor::Impl {
   }
 
   void RegisterCallbacks() {
-    Count("virConnectRegisterCloseCallback");
     // The close callback's handle stays ours (no free callback): a driver
     // without close callbacks (test:///) reports success and drops it, so
     // libvirt cannot be trusted to free it. Disconnect() frees it once the
     // callback is unregistered and the connection closed; libvirt calls the
     // callback under a lock that unregistering takes too.
     close_handle_ = std::make_unique<EventsHandle>(events_);
-    if (virConnectRegisterCloseCallback(conn_, OnClose, close_handle_.get(),
-                                        nullptr) < 0) {
+    if (Call("virConnectRegisterCloseCallback", [&] {
+          return virConnectRegisterCloseCallback(conn_, OnClose,
+                                                 close_handle_.get(), nullptr);
+        }) < 0) {
       close_handle_.reset();
       Log(LogLevel::kWarn,
           "libvirt: no close callback: " + TakeLastError().message);
     }
-    Count("virConnectDomainEventRegisterAny");
     auto* lifecycle_handle = new EventsHandle(events_);
-    lifecycle_cb_ = virConnectDomainEventRegisterAny(
-        conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), lifecycle_handle,
-        FreeEventsHandle);
+    lifecycle_cb_ = Call("virConnectDomainEventRegisterAny", [&] {
+      return virConnectDomainEventRegisterAny(
+          conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+          VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), lifecycle_handle,
+          FreeEventsHandle);
+    });
     if (lifecycle_cb_ < 0) {
       FreeEventsHandle(lifecycle_handle);
       Log(LogLevel::kWarn,
           "libvirt: no lifecycle events: " + TakeLastError().message);
     }
-    Count("virConnectDomainEventRegisterAny");
     auto* metadata_handle = new EventsHandle(events_);
-    metadata_cb_ = virConnectDomainEventRegisterAny(
-        conn_, nullptr, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-        VIR_DOMAIN_EVENT_CALLBACK(OnMetadataChange), metadata_handle,
-        FreeEventsHandle);
+    metadata_cb_ = Call("virConnectDomainEventRegisterAny", [&] {
+      return virConnectDomainEventRegisterAny(
+          conn_, nullptr, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+          VIR_DOMAIN_EVENT_CALLBACK(OnMetadataChange), metadata_handle,
+          FreeEventsHandle);
+    });
     if (metadata_cb_ < 0) {
       FreeEventsHandle(metadata_handle);
       Log(LogLevel::kWarn,
@@ -500,11 +527,12 @@ class LibvirtHypervisor::Impl {
                                     &device_added_cb_},
                           std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                                     &device_removed_cb_}}) {
-      Count("virConnectDomainEventRegisterAny");
       auto* device_handle = new EventsHandle(events_);
-      *cb = virConnectDomainEventRegisterAny(
-          conn_, nullptr, id, VIR_DOMAIN_EVENT_CALLBACK(OnDeviceChange),
-          device_handle, FreeEventsHandle);
+      *cb = Call("virConnectDomainEventRegisterAny", [&] {
+        return virConnectDomainEventRegisterAny(
+            conn_, nullptr, id, VIR_DOMAIN_EVENT_CALLBACK(OnDeviceChange),
+            device_handle, FreeEventsHandle);
+      });
       if (*cb < 0) {
         FreeEventsHandle(device_handle);
         Log(LogLevel::kWarn,
@@ -591,14 +619,17 @@ class LibvirtHypervisor::Impl {
             "libvirt: " + std::to_string(stuck) + " earlier " + call +
             " calls have not returned (libvirtd or a guest's QEMU hangs)");
       }
-      Count("virConnectGetAllDomainStats");
+      const auto start = std::chrono::steady_clock::now();
       std::shared_ptr<StatsCall> pending =
           StatsCall::Start(conn_, kStatsTypes, flags, abandoned_stats_);
       if (pending == nullptr) {
         return Status::Unavailable("libvirt: " + call +
                                    ": cannot start a thread for the call");
       }
-      if (pending->Wait(options_.stats_timeout_s)) {
+      const bool returned = pending->Wait(options_.stats_timeout_s);
+      // A call given up on counts with the time waited for it.
+      Record("virConnectGetAllDomainStats", SecondsSince(start));
+      if (returned) {
         StatsResult r = pending->Take();
         if (r.count < 0) {
           return CallFailedWith({r.error_code, r.error_message}, call, "");
@@ -637,8 +668,8 @@ class LibvirtHypervisor::Impl {
     if (e.code == VIR_ERR_OPERATION_INVALID && dom != nullptr) {
       // Also raised for a running guest without a balloon driver; only a
       // guest that is no longer active counts as gone.
-      Count("virDomainIsActive");
-      int active = virDomainIsActive(dom);
+      int active =
+          Call("virDomainIsActive", [&] { return virDomainIsActive(dom); });
       virResetLastError();
       if (active != 1) return Status::NotFound(what);
     }
@@ -664,21 +695,29 @@ class LibvirtHypervisor::Impl {
 
   Result<HostSample> ReadHost() {
     if (use_meminfo_) {
-      Count("proc_meminfo");
-      std::ifstream in(options_.meminfo_path);
-      if (!in.is_open()) {
+      std::string text;
+      const bool read = Call("proc_meminfo", [&] {
+        std::ifstream in(options_.meminfo_path);
+        if (!in.is_open()) return false;
+        std::stringstream contents;
+        contents << in.rdbuf();
+        text = contents.str();
+        return true;
+      });
+      if (!read) {
         return Status::Unavailable("cannot read " + options_.meminfo_path);
       }
-      std::stringstream text;
-      text << in.rdbuf();
-      return ParseMeminfo(text.str());
+      return ParseMeminfo(text);
     }
     if (node_nparams_ == 0) {
       // libvirt wants the exact field count; ask once per connection.
-      Count("virNodeGetMemoryStats");
       int count = 0;
-      if (virNodeGetMemoryStats(conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS, nullptr,
-                                &count, 0) < 0 ||
+      if (Call("virNodeGetMemoryStats",
+               [&] {
+                 return virNodeGetMemoryStats(conn_,
+                                              VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                                              nullptr, &count, 0);
+               }) < 0 ||
           count <= 0) {
         return CallFailed("virNodeGetMemoryStats", "");
       }
@@ -686,9 +725,10 @@ class LibvirtHypervisor::Impl {
     }
     std::vector<virNodeMemoryStats> stats(static_cast<size_t>(node_nparams_));
     int count = node_nparams_;
-    Count("virNodeGetMemoryStats");
-    if (virNodeGetMemoryStats(conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS,
-                              stats.data(), &count, 0) < 0) {
+    if (Call("virNodeGetMemoryStats", [&] {
+          return virNodeGetMemoryStats(conn_, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                                       stats.data(), &count, 0);
+        }) < 0) {
       node_nparams_ = 0;
       return CallFailed("virNodeGetMemoryStats", "");
     }
@@ -759,8 +799,8 @@ class LibvirtHypervisor::Impl {
   // leaves the facts unknown until the next redefinition.
   void ReadDomainXml(const std::string& name, GuestState& st) {
     st.xml_needed = false;
-    Count("virDomainGetXMLDesc");
-    char* xml = virDomainGetXMLDesc(st.dom.get(), 0);
+    char* xml = Call("virDomainGetXMLDesc",
+                     [&] { return virDomainGetXMLDesc(st.dom.get(), 0); });
     std::string error;
     if (xml == nullptr) {
       LibvirtError e = TakeLastError();
@@ -787,10 +827,11 @@ class LibvirtHypervisor::Impl {
 
   void ReadMetadata(const std::string& name, GuestState& st) {
     st.metadata_needed = false;
-    Count("virDomainGetMetadata");
     const std::string ns(kDomainMetadataNamespace);
-    char* xml = virDomainGetMetadata(st.dom.get(), VIR_DOMAIN_METADATA_ELEMENT,
-                                     ns.c_str(), VIR_DOMAIN_AFFECT_LIVE);
+    char* xml = Call("virDomainGetMetadata", [&] {
+      return virDomainGetMetadata(st.dom.get(), VIR_DOMAIN_METADATA_ELEMENT,
+                                  ns.c_str(), VIR_DOMAIN_AFFECT_LIVE);
+    });
     std::string error;
     DomainSettings settings;
     if (xml == nullptr) {
@@ -828,9 +869,10 @@ class LibvirtHypervisor::Impl {
 
   void SetStatsPeriod(const std::string& name, GuestState& st) {
     st.period_tried = true;
-    Count("virDomainSetMemoryStatsPeriod");
-    if (virDomainSetMemoryStatsPeriod(st.dom.get(), options_.stats_period_s,
-                                      VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    if (Call("virDomainSetMemoryStatsPeriod", [&] {
+          return virDomainSetMemoryStatsPeriod(
+              st.dom.get(), options_.stats_period_s, VIR_DOMAIN_AFFECT_LIVE);
+        }) < 0) {
       Log(LogLevel::kWarn,
           "libvirt: domain '" + name +
               "': cannot turn on balloon stats: " + TakeLastError().message);
@@ -843,7 +885,7 @@ class LibvirtHypervisor::Impl {
                              std::to_string(options_.stats_period_s) + " s");
   }
 
-  Hypervisor::DomainFilter filter_;          // guarded by mu_
+  Hypervisor::DomainFilter filter_;           // guarded by mu_
   Hypervisor::CommandFilter command_filter_;  // guarded by mu_
   const std::string uri_;
   const Clock* const clock_;
@@ -859,7 +901,8 @@ class LibvirtHypervisor::Impl {
       std::make_shared<std::atomic<int>>(0);
   std::atomic<int64_t> reconnects_{0};
   mutable std::mutex calls_mu_;
-  std::map<std::string, int64_t> calls_;  // guarded by calls_mu_
+  std::map<std::string, int64_t> calls_;                 // guarded by calls_mu_
+  std::map<std::string, CallDurations> call_durations_;  // guarded by calls_mu_
 
   // Everything below is guarded by mu_ (the controller's thread in practice).
   std::mutex mu_;

@@ -319,6 +319,21 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
       AddCounter(errors, {{"domain", names[i]}}, v.rows[i].errors);
     }
     emit(errors);
+    MetricFamily last = Family(
+        "memcoord_domain_last_action_timestamp_seconds",
+        "When the last balloon command sent to the guest was decided (the "
+        "start of its tick), with its direction and reason.",
+        MetricType::Gauge, n);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& a = v.rows[i].last_action;
+      if (!a) continue;
+      AddGauge(last,
+               {{"direction", kDirections[a->direction]},
+                {"domain", names[i]},
+                {"reason", std::string(ReasonName(a->reason))}},
+               a->time_s);
+    }
+    emit(last);
   }
   {
     MetricFamily f =
@@ -392,6 +407,25 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
       AddCounter(calls, {{"call", call}}, static_cast<double>(count));
     }
     emit(calls);
+    MetricFamily durations =
+        Family("memcoord_libvirt_call_duration_seconds",
+               "Time hypervisor API calls took, by call (steady clock).",
+               MetricType::Histogram, v.health->call_durations.size());
+    for (const auto& [call, d] : v.health->call_durations) {
+      ClientMetric& m = Add(durations, {{"call", call}});
+      m.histogram.bucket.reserve(CallDurations::kBuckets.size() + 1);
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < CallDurations::kBuckets.size(); ++i) {
+        cumulative += static_cast<uint64_t>(d.buckets[i]);
+        m.histogram.bucket.push_back({cumulative, CallDurations::kBuckets[i]});
+      }
+      const auto count = static_cast<uint64_t>(d.count);
+      m.histogram.bucket.push_back(
+          {count, std::numeric_limits<double>::infinity()});
+      m.histogram.sample_count = count;
+      m.histogram.sample_sum = d.sum_s;
+    }
+    emit(durations);
   }
   {
     MetricFamily f =
@@ -683,6 +717,8 @@ void MetricsState::RecordResults(const TickReport& report) {
       continue;
     }
     row.actions[delta > 0 ? 0 : 1][reason] += 1;
+    row.last_action =
+        GuestRow::LastAction{report.time_s, delta > 0 ? 0 : 1, r.action.reason};
     if (delta > 0) {
       row.grown_bytes += Bytes(delta);
     } else {

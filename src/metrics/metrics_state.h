@@ -95,6 +95,14 @@ struct GuestRow {
   double grown_bytes = 0;
   double shrunk_bytes = 0;
   double errors = 0;
+  // The last balloon command sent successfully (none in dry-run): the Clock
+  // time of its tick, its direction (0 grow, 1 shrink) and its reason.
+  struct LastAction {
+    double time_s = 0;
+    int direction = 0;
+    Reason reason = Reason::kStarved;
+  };
+  std::optional<LastAction> last_action;
 };
 
 // Everything one scrape shows, for one tick. Immutable once built.

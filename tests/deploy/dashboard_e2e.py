@@ -7,10 +7,13 @@ HTTP API with the variables substituted the way Grafana does.
 Checks:
   - the instance variable lists every daemon; the domain variable lists the
     guests of the selected hosts;
-  - with all hosts selected (the fleet) every panel query, as an instant and as
-    a range query, returns at least one series with a number, and one for
-    every host;
-  - with one host selected every query returns series of that host only;
+  - with all hosts selected (the fleet), each host ticked and as the All
+    option renders it (the variables' allValue), every panel and annotation
+    query, as an instant and as a range query, returns at least one series
+    with a number, and one for every host, or else series without an
+    instance label only (an aggregate over the selected hosts);
+  - with one host selected every query returns series of that host only (or
+    an aggregate);
   - every alert rule evaluates without error against the real series.
 
 Exit status: 0 pass, 1 fail, 77 skipped (no prometheus binary).
@@ -30,11 +33,14 @@ RATE_INTERVAL = "30s"   # $__rate_interval
 INTERVAL = "5s"         # $__interval
 
 
-def grafana_values(instances, domains=".*"):
-    """Variable values as Grafana renders them into a Prometheus query."""
+def grafana_values(instances, domains=".*", all_value=None):
+    """Variable values as Grafana renders them into a Prometheus query;
+    `all_value` is the instance variable's allValue, for the All option."""
     inst = "|".join(dq.promql_regex_literal(i) for i in instances)
     if len(instances) > 1:
         inst = f"({inst})"
+    if all_value is not None:
+        inst = all_value
     return {
         "instance": inst, "domain": domains, "datasource": "prometheus",
         "__rate_interval": RATE_INTERVAL, "__interval": INTERVAL,
@@ -62,6 +68,8 @@ def check_query(prom, label, expr, instances, at, problems):
         if not has_number(result):
             problems.append(f"{label}: {kind} query returned only NaN: {expr}")
         seen = {s["metric"].get("instance") for s in result}
+        if seen == {None}:
+            continue  # an aggregate over the selected hosts
         missing = set(instances) - seen
         if missing:
             problems.append(f"{label}: {kind} query has no series for "
@@ -134,19 +142,33 @@ def main():
         print("ok   variables: instance " + ", ".join(instances) + "; domain " +
               "; ".join(f"{k}: {','.join(v)}" for k, v in domains.items()))
 
-        # Every query: the fleet, then each host alone.
+        # Every query: the fleet (each host ticked, then All), then each host
+        # alone.
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        all_value = variables["instance"].get("allValue")
+        if not all_value:
+            problems.append("the instance variable has no allValue")
         at = time.time()
-        selections = [instances] + ([[i] for i in instances]
-                                    if len(instances) > 1 else [])
-        for selected in selections:
-            values = grafana_values(selected)
-            name = "all hosts" if selected is instances else selected[0]
+        selections = [("all hosts", instances, grafana_values(instances))]
+        if all_value:
+            selections.append((f"All ({all_value})", instances, grafana_values(
+                instances, variables["domain"].get("allValue") or ".*",
+                all_value)))
+        if len(instances) > 1:
+            selections += [(i, [i], grafana_values([i])) for i in instances]
+        annotations = [a for a in dashboard.get("annotations", {}).get("list", [])
+                       if not a.get("builtIn")]
+        for name, selected, values in selections:
             count = 0
-            for panel, target in dq.queries(dashboard):
-                label = (f"[{name}] panel {panel['id']} {panel['title']!r} "
-                         f"query {target['refId']}")
+            items = [(f"panel {panel['id']} {panel['title']!r} query "
+                      f"{target['refId']}", target["expr"])
+                     for panel, target in dq.queries(dashboard)]
+            items += [(f"annotation {a['name']!r}", a.get("expr", ""))
+                      for a in annotations]
+            for what, raw in items:
+                label = f"[{name}] {what}"
                 try:
-                    expr = dq.substitute(target["expr"], values)
+                    expr = dq.substitute(raw, values)
                 except KeyError as e:
                     problems.append(f"{label}: no value for variable {e}")
                     continue

@@ -2,12 +2,19 @@
 """Lint of the Grafana dashboard against the daemon's real /metrics.
 
 Checks: valid JSON without duplicate keys; a current schemaVersion; the
-datasource, instance and domain variables; unique panel ids; every panel inside
-the 24-column grid and no two panels overlapping; every query panel and every
-query using the datasource variable; every variable a query uses is defined;
-every metric name in a query (and in the variable queries) is one the daemon
-exports in a real scrape of it on a scenario; every metric the dashboard must
-show is shown.
+datasource, instance and domain variables, with a regex for All (allValue);
+one Prometheus data source input (__inputs) that only the datasource
+variable's default refers to, so that import asks for it and a provisioned
+copy, where Grafana substitutes no input, still works; unique panel ids; every
+panel inside the 24-column grid and no two panels overlapping; every query
+panel, every query and every annotation using the datasource variable; every
+variable a query or annotation uses is defined; every metric name in a query
+(and in the variable and annotation queries) is one the daemon exports in a
+real scrape of it on a scenario; every metric the dashboard must show is
+shown; daemon restarts and reloads are annotations; a table shows each guest's
+actual, target, usable and maximum memory, class and last action; outside the
+row repeated per host, a time series draws at most one line per host (its
+legend names no label beside instance), so that 20 hosts stay readable.
 
 --self-test also breaks copies of the dashboard in each of those ways and
 requires the lint to report each one, so that the lint itself can fail.
@@ -17,6 +24,7 @@ Exit status: 0 pass, 1 fail.
 import argparse
 import copy
 import json
+import re
 import sys
 
 import dashboard_queries as dq
@@ -35,7 +43,23 @@ REQUIRED_METRICS = [
     "memcoord_guardrail_clamps_total", "memcoord_tick_duration_seconds_bucket",
     "memcoord_libvirt_up", "memcoord_domain_stats_age_seconds",
     "memcoord_dry_run", "memcoord_build_info", "memcoord_config_reload_success",
+    "memcoord_domain_last_action_timestamp_seconds",
+    "memcoord_libvirt_call_duration_seconds_bucket",
+    "process_resident_memory_bytes",
 ]
+# The per-guest table: metric names its queries must all use.
+GUEST_TABLE_METRICS = [
+    "memcoord_domain_actual_bytes", "memcoord_domain_target_bytes",
+    "memcoord_domain_usable_bytes", "memcoord_domain_maximum_bytes",
+    "memcoord_domain_class", "memcoord_domain_last_action_timestamp_seconds",
+]
+# Annotations the dashboard must have: (what, a metric its query uses).
+REQUIRED_ANNOTATIONS = [
+    ("daemon restarts", "process_start_time_seconds"),
+    ("configuration reloads", "memcoord_config_reload_success"),
+]
+INPUT_REF_RE = re.compile(r"\$\{(DS_\w+)\}")
+LEGEND_LABEL_RE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 REQUIRED_THRESHOLDS = ["host_min_free", "starvation", "waste"]
 
 
@@ -68,12 +92,128 @@ def check_variables(dashboard, errors):
             errors.append(f"variables: `{name}` is not a query variable")
         if not v.get("multi") or not v.get("includeAll"):
             errors.append(f"variables: `{name}` must be multi-select with All")
+        elif not v.get("allValue"):
+            errors.append(f"variables: `{name}` has All but no allValue (a "
+                          "regex such as .+, not a list of every value)")
         if dq.variable_query(v).replace(" ", "") != query.replace(" ", ""):
             errors.append(f"variables: `{name}` query is "
                           f"{dq.variable_query(v)!r}, expected {query!r}")
         if not is_datasource_variable(v.get("datasource")):
             errors.append(f"variables: `{name}` does not use the datasource variable")
     return variables
+
+
+def check_inputs(dashboard, text, variables, errors):
+    """One Prometheus data source input, used only as the datasource
+    variable's default."""
+    inputs = dashboard.get("__inputs")
+    ds_inputs = [i for i in inputs or [] if i.get("type") == "datasource"]
+    if len(ds_inputs) != 1 or ds_inputs[0].get("pluginId") != "prometheus" or \
+            not ds_inputs[0].get("name"):
+        errors.append("__inputs: needs exactly one datasource input with "
+                      "pluginId prometheus, so that import asks for it")
+        return
+    name = ds_inputs[0]["name"]
+    declared = {i.get("name") for i in inputs}
+    for ref in sorted(set(INPUT_REF_RE.findall(text)) - declared):
+        errors.append(f"__inputs: ${{{ref}}} is used but not declared")
+    current = (variables.get("datasource") or {}).get("current") or {}
+    if current.get("value") != "${" + name + "}":
+        errors.append(f"__inputs: the datasource variable's default is "
+                      f"{current.get('value')!r}, not ${{{name}}}")
+    # Everything else refers to ${datasource}: Grafana substitutes no input
+    # in a provisioned dashboard.
+    rest = copy.deepcopy(dashboard)
+    rest.pop("__inputs", None)
+    for v in rest.get("templating", {}).get("list", []):
+        if v.get("name") == "datasource":
+            v.pop("current", None)
+    if "${" + name + "}" in json.dumps(rest):
+        errors.append(f"__inputs: ${{{name}}} is used outside the datasource "
+                      "variable's default; provisioning would leave it unresolved")
+
+
+def annotation_queries(dashboard):
+    """The annotations that query the data source (the built-in one does
+    not)."""
+    return [a for a in dashboard.get("annotations", {}).get("list", [])
+            if not a.get("builtIn")]
+
+
+def check_annotations(dashboard, exported, defined, errors):
+    used = set()
+    for a in annotation_queries(dashboard):
+        label = f"annotation {a.get('name')!r}"
+        if not is_datasource_variable(a.get("datasource")):
+            errors.append(f"{label}: datasource {a.get('datasource')!r} is not "
+                          "the ${datasource} variable")
+        expr = a.get("expr", "")
+        if not expr.strip():
+            errors.append(f"{label}: empty expr")
+            continue
+        for name in dq.variable_names(expr):
+            if name not in defined:
+                errors.append(f"{label}: undefined variable ${name}")
+        for name in dq.metric_names(expr):
+            used.add(name)
+            if name not in exported:
+                errors.append(f"{label}: metric {name} is not exported by the "
+                              "daemon")
+    for what, metric in REQUIRED_ANNOTATIONS:
+        if metric not in used:
+            errors.append(f"no annotation marks {what} (from {metric})")
+
+
+def repeated_panels(dashboard):
+    """Ids of the panels inside a row repeated per host (a row's panels are
+    the ones after it up to the next row)."""
+    ids, inside = set(), False
+    for p in dashboard.get("panels", []):
+        if p.get("type") == "row":
+            inside = bool(p.get("repeat"))
+            ids.update(c.get("id") for c in p.get("panels", []) or []
+                       if inside)
+            continue
+        if inside:
+            ids.add(p.get("id"))
+    return ids
+
+
+def check_fleet(dashboard, errors):
+    """Outside the row repeated per host, a time series draws one line per
+    host or an aggregate, never hosts times guests or reasons."""
+    repeated = repeated_panels(dashboard)
+    for p in dq.all_panels(dashboard):
+        if p.get("type") != "timeseries" or p.get("id") in repeated:
+            continue
+        per_host = []
+        for t in p.get("targets") or []:
+            labels = set(LEGEND_LABEL_RE.findall(t.get("legendFormat", "")))
+            if "instance" not in labels:
+                continue
+            per_host.append(t.get("refId"))
+            if labels - {"instance"}:
+                errors.append(
+                    f"panel {p.get('id')} {p.get('title')!r} query "
+                    f"{t.get('refId')}: outside the per-host row, one line per "
+                    f"host at most (legend {t.get('legendFormat')!r})")
+        if len(per_host) > 1:
+            errors.append(
+                f"panel {p.get('id')} {p.get('title')!r}: outside the per-host "
+                f"row, one line per host at most, but queries {per_host} each "
+                "draw one per host")
+
+
+def check_guest_table(dashboard, errors):
+    for p in dq.all_panels(dashboard):
+        if p.get("type") != "table":
+            continue
+        names = {n for t in p.get("targets") or []
+                 for n in dq.metric_names(t.get("expr", ""))}
+        if all(m in names for m in GUEST_TABLE_METRICS):
+            return
+    errors.append("no table panel shows every guest's "
+                  + ", ".join(GUEST_TABLE_METRICS))
 
 
 def check_grid(panels, where, errors):
@@ -100,6 +240,7 @@ def lint(dashboard, exported):
     """Returns the list of problems (empty when the dashboard is fine).
     `exported`: sample names of a real scrape of the daemon."""
     errors = []
+    text = json.dumps(dashboard)
     if not isinstance(dashboard.get("schemaVersion"), int) or \
             dashboard["schemaVersion"] < 36:
         errors.append(f"schemaVersion {dashboard.get('schemaVersion')} is older "
@@ -109,6 +250,10 @@ def lint(dashboard, exported):
             errors.append(f"dashboard has no {key}")
     variables = check_variables(dashboard, errors)
     defined = set(variables) | dq.BUILTIN_VARIABLES
+    check_inputs(dashboard, text, variables, errors)
+    check_annotations(dashboard, exported, defined, errors)
+    check_guest_table(dashboard, errors)
+    check_fleet(dashboard, errors)
 
     ids = {}
     for p in dq.all_panels(dashboard):
@@ -228,6 +373,65 @@ def mutations(dashboard):
     d = copy.deepcopy(dashboard)
     first(d, "timeseries")["gridPos"]["w"] = 30
     yield "panel wider than the grid", d, "outside the grid"
+
+    d = copy.deepcopy(dashboard)
+    del d["__inputs"]
+    yield "no data source input", d, "needs exactly one datasource input"
+
+    d = copy.deepcopy(dashboard)
+    for v in d["templating"]["list"]:
+        if v["name"] == "datasource":
+            v["current"] = {}
+    yield "input not the datasource default", d, "the datasource variable's default"
+
+    d = copy.deepcopy(dashboard)
+    first(d, "timeseries")["targets"][0]["datasource"] = {
+        "type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+    yield "input used by a query", d, "used outside the datasource variable"
+
+    d = copy.deepcopy(dashboard)
+    first(d, "timeseries")["targets"][0]["datasource"] = {
+        "type": "prometheus", "uid": "${DS_OTHER}"}
+    yield "undeclared input", d, "${DS_OTHER} is used but not declared"
+
+    d = copy.deepcopy(dashboard)
+    for v in d["templating"]["list"]:
+        if v["name"] == "instance":
+            v.pop("allValue", None)
+    yield "All without allValue", d, "`instance` has All but no allValue"
+
+    d = copy.deepcopy(dashboard)
+    d["annotations"]["list"] = [
+        a for a in d["annotations"]["list"]
+        if "process_start_time_seconds" not in a.get("expr", "")]
+    yield "restart annotation dropped", d, "no annotation marks daemon restarts"
+
+    d = copy.deepcopy(dashboard)
+    annotation_queries(d)[0]["datasource"] = {"type": "prometheus",
+                                              "uid": "P1809F7CD0C75ACF3"}
+    yield "hard-coded annotation datasource", d, "is not the ${datasource} variable"
+
+    d = copy.deepcopy(dashboard)
+    for p in dq.all_panels(d):
+        if p.get("type") == "table":
+            p["targets"] = [t for t in p["targets"] if "last_action" not in t["expr"]]
+    yield "guest table without the last action", d, "no table panel shows"
+
+    d = copy.deepcopy(dashboard)
+    repeated = repeated_panels(d)
+    p = next(p for p in d["panels"]
+             if p.get("type") == "timeseries" and p["id"] not in repeated)
+    p["targets"][0]["legendFormat"] = "{{instance}} {{domain}}"
+    yield "hosts times guests outside the per-host row", d, "one line per host at most"
+
+    d = copy.deepcopy(dashboard)
+    repeated = repeated_panels(d)
+    p = next(p for p in d["panels"]
+             if p.get("type") == "timeseries" and p["id"] not in repeated)
+    extra = copy.deepcopy(p["targets"][0])
+    extra["refId"] = "Z"
+    p["targets"].append(extra)
+    yield "two lines per host outside the per-host row", d, "each draw one per host"
 
 
 def main():

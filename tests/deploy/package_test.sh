@@ -86,6 +86,8 @@ for prefix in /usr/local /usr; do
     cmp -s "$source_dir/grafana/memory_coordinator.json" "$dest$prefix/share/memory_coordinator/grafana/memory_coordinator.json"
   check "install $prefix: alert rules in $prefix/share/memory_coordinator/prometheus" \
     cmp -s "$source_dir/deploy/prometheus/memory_coordinator.rules.yml" "$dest$prefix/share/memory_coordinator/prometheus/memory_coordinator.rules.yml"
+  check "install $prefix: README.md in $prefix/share/doc/memory-coordinator" \
+    cmp -s "$source_dir/README.md" "$dest$prefix/share/doc/memory-coordinator/README.md"
   echo "interval_s: 5" >"$conf"
   DESTDIR="$dest" cmake --install "$build" --prefix "$prefix" >"$scratch/install.log" 2>&1
   check "install $prefix: a second install keeps an edited configuration" \
@@ -126,7 +128,9 @@ for f in ./usr/sbin/memory_coordinator \
          ./usr/share/memory_coordinator/prometheus/prometheus.yml \
          ./usr/share/man/man8/memory_coordinator.8.gz \
          ./usr/share/doc/memory-coordinator/changelog.gz \
-         ./usr/share/doc/memory-coordinator/copyright; do
+         ./usr/share/doc/memory-coordinator/copyright \
+         ./usr/share/doc/memory-coordinator/README.md \
+         ./usr/share/doc/memory-coordinator/docs/dashboard.png; do
   check "package holds $f" grep -qx "$f" "$scratch/files"
 done
 if grep -v -e '^\./etc/' -e '^\./usr/' "$scratch/files" | grep -q .; then

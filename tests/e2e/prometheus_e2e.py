@@ -46,6 +46,8 @@ REQUIRED = [
     "memcoord_libvirt_up", "memcoord_libvirt_reconnects_total",
     "memcoord_dry_run", "memcoord_build_info", "memcoord_policy_info",
     "memcoord_config_reload_success",
+    "memcoord_libvirt_call_duration_seconds_bucket",
+    "memcoord_domain_last_action_timestamp_seconds",
 ]
 
 

@@ -551,6 +551,43 @@ TEST(SimulatorTest, SampleFailsFault) {
   EXPECT_EQ(sim.Health().calls.at("sample"), 2);
 }
 
+TEST(SimulatorTest, HealthTimesEveryCallByName) {
+  ManualClock clock;
+  SimHypervisor sim(OneHost({Guest("vm1")}), &clock, 0);
+  EXPECT_TRUE(sim.Sample().ok());
+  EXPECT_TRUE(sim.Sample().ok());
+  EXPECT_TRUE(sim.SetTarget("vm1", MibToKib(600)).ok());
+  HypervisorHealth h = sim.Health();
+  ASSERT_EQ(h.call_durations.count("sample"), 1u);
+  ASSERT_EQ(h.call_durations.count("set_target"), 1u);
+  const CallDurations& sample = h.call_durations.at("sample");
+  EXPECT_EQ(sample.count, h.calls.at("sample"));
+  EXPECT_EQ(h.call_durations.at("set_target").count, 1);
+  EXPECT_GE(sample.sum_s, 0);
+  // An in-process call of a one-guest host ends within the last bound.
+  int64_t in_buckets = 0;
+  for (int64_t n : sample.buckets) in_buckets += n;
+  EXPECT_EQ(in_buckets, 2);
+}
+
+TEST(CallDurationsTest, EachCallLandsInTheFirstBucketThatHoldsIt) {
+  CallDurations d;
+  d.Observe(0.0001);  // on a bound: that bucket
+  d.Observe(0.00011);
+  d.Observe(10);
+  d.Observe(11);  // above every bound: only in count and sum
+  EXPECT_EQ(d.count, 4);
+  EXPECT_NEAR(d.sum_s, 21.00021, 1e-12);
+  EXPECT_EQ(d.buckets[0], 1);
+  EXPECT_EQ(d.buckets[1], 1);
+  EXPECT_EQ(d.buckets[CallDurations::kBuckets.size() - 1], 1);
+  int64_t in_buckets = 0;
+  for (int64_t n : d.buckets) in_buckets += n;
+  EXPECT_EQ(in_buckets, 3);
+  EXPECT_EQ(CallDurations::kBuckets.front(), 0.0001);
+  EXPECT_EQ(CallDurations::kBuckets.back(), 10);
+}
+
 TEST(SimulatorTest, SetFailsFaultCostsOnlyThatGuest) {
   ManualClock clock;
   SimHypervisor sim(OneHost({Guest("vm1"), Guest("vm2")}), &clock, 0);

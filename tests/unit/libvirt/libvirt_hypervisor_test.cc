@@ -31,6 +31,11 @@ TEST(LibvirtHypervisorTest, DaemonDownAtStartIsNotFatal) {
   EXPECT_FALSE(h.up);
   EXPECT_EQ(h.reconnects, 0);
   EXPECT_EQ(Calls(*hv, "virConnectOpen"), 1);
+  // Every counted call is timed under the same name.
+  ASSERT_EQ(h.call_durations.count("virConnectOpen"), 1u);
+  EXPECT_EQ(h.call_durations.at("virConnectOpen").count, 1);
+  EXPECT_GT(h.call_durations.at("virConnectOpen").sum_s, 0);
+  EXPECT_EQ(h.call_durations.size(), h.calls.size());
 
   Result<Snapshot> s = hv->Sample();
   ASSERT_FALSE(s.ok());

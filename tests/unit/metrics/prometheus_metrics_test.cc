@@ -358,6 +358,95 @@ TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
             1);
 }
 
+TEST(MetricsTest, ExportsTheTimeOfHypervisorCallsAsAHistogramByCall) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  HypervisorHealth h = Healthy();
+  CallDurations& stats = h.call_durations["virConnectGetAllDomainStats"];
+  for (double seconds : {0.00005, 0.0003, 0.0003, 0.02, 30.0}) {
+    stats.Observe(seconds);
+  }
+  h.call_durations["virDomainSetMemoryFlags"].Observe(0.004);
+  s.metrics->Record(Report(100), h);
+
+  ParsedExposition p = s.Scrape();
+  const std::string name = "memcoord_libvirt_call_duration_seconds";
+  EXPECT_EQ(p.Type(name), "histogram");
+  EXPECT_FALSE(p.Help(name).empty());
+  auto bucket = [&](const std::string& call, const std::string& le) {
+    return p.Value(name + "_bucket", {{"call", call}, {"le", le}});
+  };
+  const std::string stats_call = "virConnectGetAllDomainStats";
+  EXPECT_EQ(bucket(stats_call, "0.0001"), 1);
+  EXPECT_EQ(bucket(stats_call, "0.00025"), 1);
+  EXPECT_EQ(bucket(stats_call, "0.0005"), 3);
+  EXPECT_EQ(bucket(stats_call, "0.025"), 4);
+  EXPECT_EQ(bucket(stats_call, "10"), 4);
+  // Slower than the last bound: only in +Inf and the count.
+  EXPECT_EQ(bucket(stats_call, "+Inf"), 5);
+  EXPECT_EQ(p.Value(name + "_count", {{"call", stats_call}}), 5);
+  EXPECT_NEAR(*p.Value(name + "_sum", {{"call", stats_call}}), 30.02065, 1e-9);
+  EXPECT_EQ(bucket("virDomainSetMemoryFlags", "0.0025"), 0);
+  EXPECT_EQ(bucket("virDomainSetMemoryFlags", "0.005"), 1);
+  EXPECT_EQ(p.Value(name + "_count", {{"call", "virDomainSetMemoryFlags"}}), 1);
+  // One series per call, with buckets from 100 us to 10 s and +Inf.
+  EXPECT_EQ(p.Samples(name + "_bucket").size(),
+            2 * (CallDurations::kBuckets.size() + 1));
+}
+
+TEST(MetricsTest, LastActionIsTheLatestSentCommandOfEachGuest) {
+  ManualClock clock(100);
+  Server s = StartLocal(&clock);
+  const std::string name = "memcoord_domain_last_action_timestamp_seconds";
+  auto tick = [&](double time_s, std::vector<ActionResult> results,
+                  bool dry_run = false) {
+    TickReport r = Report(time_s);
+    r.dry_run = dry_run;
+    r.snapshot.guests.push_back(Guest("a", 1024, time_s));
+    r.snapshot.guests.push_back(Guest("b", 2048, time_s));
+    r.snapshot.guests.push_back(Guest("idle", 1024, time_s));
+    for (const ActionResult& res : results) {
+      r.applied.actions.push_back(res.action);
+    }
+    r.results = std::move(results);
+    s.metrics->Record(r, Healthy());
+  };
+  const Action grow_a = MakeAction("a", 1024, 1324, Reason::kStarved);
+  const Action shrink_a = MakeAction("a", 1024, 824, Reason::kReclaim);
+  const Action grow_b = MakeAction("b", 2048, 2148, Reason::kPredicted);
+  tick(100, {{grow_a, Status::Ok(), true}, {grow_b, Status::Ok(), true}});
+  tick(102, {{shrink_a, Status::Ok(), true},
+             {grow_b, Status::Unavailable("gone"), false}});
+
+  ParsedExposition p = s.Scrape();
+  EXPECT_EQ(p.Type(name), "gauge");
+  EXPECT_FALSE(p.Help(name).empty());
+  // One series per guest: its latest command replaces the one before.
+  EXPECT_EQ(p.Value(name, {{"domain", "a"},
+                           {"direction", "shrink"},
+                           {"reason", "reclaim"}}),
+            102);
+  EXPECT_EQ(
+      p.Value(name,
+              {{"domain", "a"}, {"direction", "grow"}, {"reason", "starved"}}),
+      std::nullopt);
+  // A failed command is not an action: b keeps its last sent one.
+  EXPECT_EQ(p.Value(name, {{"domain", "b"},
+                           {"direction", "grow"},
+                           {"reason", "predicted"}}),
+            100);
+  EXPECT_EQ(p.Samples(name).size(), 2u);  // idle has had no action
+
+  // A command planned in dry-run was not sent: nothing changes.
+  tick(104, {{grow_a, Status::Ok(), false}}, /*dry_run=*/true);
+  p = s.Scrape();
+  EXPECT_EQ(p.Value(name, {{"domain", "a"},
+                           {"direction", "shrink"},
+                           {"reason", "reclaim"}}),
+            102);
+  EXPECT_EQ(p.Samples(name).size(), 2u);
+}
+
 TEST(MetricsTest, RemovesSeriesOfVanishedGuest) {
   ManualClock clock(100);
   Server s = StartLocal(&clock);
