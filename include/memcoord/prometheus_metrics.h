@@ -159,7 +159,8 @@ class PrometheusMetrics : public MetricsSink {
   // TickReport::policy once there is one (it changes on reload).
   void SetBuildInfo(std::string version, std::string revision,
                     std::string policy);
-  // memcoord_config_reload_success: 1 until a reload fails.
+  // One reload done: memcoord_config_reload_success is `ok` until the next,
+  // and memcoord_config_reloads_total{result="applied"|"refused"} counts it.
   void SetConfigReloadSuccess(bool ok);
   // After a config reload changed the interval (for /healthz).
   void SetInterval(double interval_s);

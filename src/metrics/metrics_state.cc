@@ -454,6 +454,17 @@ void ForEachFamily(const TickView& v, Emit&& emit) {
     AddGauge(f, {}, v.config_reload_success ? 1 : 0);
     emit(f);
   }
+  {
+    // Both results from the start, so that the first reload is an increase.
+    MetricFamily f = Family("memcoord_config_reloads_total",
+                            "Configuration reloads (SIGHUP), by result.",
+                            MetricType::Counter);
+    AddCounter(f, {{"result", "applied"}},
+               static_cast<double>(v.reloads_applied));
+    AddCounter(f, {{"result", "refused"}},
+               static_cast<double>(v.reloads_refused));
+    emit(f);
+  }
   if (v.process) {
     // The names and meanings every Prometheus client library gives them.
     const metrics_internal::ProcessStats& p = *v.process;
@@ -549,6 +560,7 @@ void MetricsState::SetBuildInfo(std::string version, std::string revision,
 
 void MetricsState::SetConfigReloadSuccess(bool ok) {
   config_reload_success_ = ok;
+  ++(ok ? reloads_applied_ : reloads_refused_);
 }
 
 void MetricsState::SetProcess(
@@ -754,6 +766,8 @@ void MetricsState::FillView(TickView* v) const {
   v->revision = revision_;
   v->policy = report_policy_.empty() ? build_policy_ : report_policy_;
   v->config_reload_success = config_reload_success_;
+  v->reloads_applied = reloads_applied_;
+  v->reloads_refused = reloads_refused_;
   v->process = process_;
 }
 

@@ -126,6 +126,8 @@ struct TickView {
   std::string revision;
   std::string policy;
   bool config_reload_success = true;
+  uint64_t reloads_applied = 0;
+  uint64_t reloads_refused = 0;
   std::optional<metrics_internal::ProcessStats> process;
 };
 
@@ -205,6 +207,8 @@ class MetricsState {
   std::string build_policy_;
   std::string report_policy_;
   bool config_reload_success_ = true;
+  uint64_t reloads_applied_ = 0;
+  uint64_t reloads_refused_ = 0;
   std::optional<metrics_internal::ProcessStats> process_;
 };
 

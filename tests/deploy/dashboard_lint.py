@@ -56,7 +56,7 @@ GUEST_TABLE_METRICS = [
 # Annotations the dashboard must have: (what, a metric its query uses).
 REQUIRED_ANNOTATIONS = [
     ("daemon restarts", "process_start_time_seconds"),
-    ("configuration reloads", "memcoord_config_reload_success"),
+    ("configuration reloads", "memcoord_config_reloads_total"),
 ]
 INPUT_REF_RE = re.compile(r"\$\{(DS_\w+)\}")
 LEGEND_LABEL_RE = re.compile(r"\{\{\s*(\w+)\s*\}\}")

@@ -339,6 +339,10 @@ TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
             1);
   EXPECT_EQ(p.Value("memcoord_policy_info", {{"policy", "adaptive"}}), 1);
   EXPECT_EQ(p.Value("memcoord_config_reload_success"), 1);
+  EXPECT_EQ(p.Value("memcoord_config_reloads_total", {{"result", "applied"}}),
+            0);
+  EXPECT_EQ(p.Value("memcoord_config_reloads_total", {{"result", "refused"}}),
+            0);
   EXPECT_EQ(p.Value("memcoord_sample_errors_total"), 0);
 
   HypervisorHealth down = Healthy();
@@ -349,6 +353,14 @@ TEST(MetricsTest, ExportsLoopAndHypervisorMetrics) {
   p = s.Scrape();
   EXPECT_EQ(p.Value("memcoord_libvirt_up"), 0);
   EXPECT_EQ(p.Value("memcoord_config_reload_success"), 0);
+  EXPECT_EQ(p.Value("memcoord_config_reloads_total", {{"result", "refused"}}),
+            1);
+  // A good reload after a good one changes no gauge but counts.
+  s.metrics->SetConfigReloadSuccess(true);
+  s.metrics->SetConfigReloadSuccess(true);
+  EXPECT_EQ(s.Scrape().Value("memcoord_config_reloads_total",
+                             {{"result", "applied"}}),
+            2);
   // The policy follows the policy in force; still a single series, and
   // build_info does not move.
   EXPECT_EQ(p.Value("memcoord_policy_info", {{"policy", "mom"}}), 1);
