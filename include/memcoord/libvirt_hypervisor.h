@@ -54,8 +54,12 @@ enum class HostMemorySource {
 };
 
 struct LibvirtOptions {
-  int stats_period_s = 1;        // set on guests that report no stats
-  int keepalive_interval_s = 5;  // virConnectSetKeepAlive
+  int stats_period_s = 1;  // set on guests that report no stats
+  // virConnectSetKeepAlive; <= 0 turns libvirt's keepalive off, the default.
+  // The stats call's deadline is what notices a hung libvirtd; a keepalive
+  // that closes the connection under a stats call still waiting crashes
+  // libvirt 9.0's client, and a dead libvirtd is noticed by its socket.
+  int keepalive_interval_s = 0;
   unsigned keepalive_count = 3;
   double reconnect_initial_s = 0.5;  // first wait after a failed connect
   double reconnect_max_s = 2.0;      // cap of the doubling backoff

@@ -239,6 +239,10 @@ class LibvirtHypervisor::Impl {
   ~Impl() {
     std::lock_guard<std::mutex> lock(mu_);
     Disconnect();
+    // Calls still stuck at exit may call back into these: never freed then.
+    if (abandoned_stats_->load() > 0) {
+      for (auto& h : retired_close_handles_) h.release();
+    }
   }
 
   void Start() {
@@ -266,6 +270,9 @@ class LibvirtHypervisor::Impl {
   Result<Snapshot> Sample() {
     std::lock_guard<std::mutex> lock(mu_);
     const double now = clock_->NowSeconds();
+    if (!retired_close_handles_.empty() && abandoned_stats_->load() == 0) {
+      retired_close_handles_.clear();
+    }
     if (Status s = EnsureConnected(now); !s.ok()) return s;
     DrainEvents();
 
@@ -417,6 +424,15 @@ class LibvirtHypervisor::Impl {
   Status EnsureConnected(double now) {
     if (!loop_status_.ok()) return loop_status_;
     if (Connected()) return Status::Ok();
+    // Stats calls given up on still run on the lost connection: it is closed,
+    // and a new one opened, only once they have returned (libvirt's client
+    // does not survive closing a connection under calls in flight).
+    if (conn_ != nullptr && abandoned_stats_->load() > 0) {
+      return Status::Unavailable(
+          "libvirt: connection to " + uri_ + " lost; waiting for " +
+          std::to_string(abandoned_stats_->load()) +
+          " stats calls in flight to return before reconnecting");
+    }
     if (conn_ != nullptr) {
       int reason = events_ ? events_->close_reason.load() : -1;
       Log(LogLevel::kWarn,
@@ -561,6 +577,11 @@ class LibvirtHypervisor::Impl {
     virConnectClose(conn_);
     virResetLastError();
     conn_ = nullptr;
+    // A stats call given up on still runs on the old connection and may
+    // report its close through this handle: it lives until they returned.
+    if (close_handle_ && abandoned_stats_->load() > 0) {
+      retired_close_handles_.push_back(std::move(close_handle_));
+    }
     close_handle_.reset();
     events_.reset();
   }
@@ -912,6 +933,9 @@ class LibvirtHypervisor::Impl {
   std::shared_ptr<ConnectionEvents> events_;
   // The close callback's opaque; set while the callback is registered.
   std::unique_ptr<EventsHandle> close_handle_;
+  // Close handles of earlier connections that stats calls given up on may
+  // still use (see Disconnect()).
+  std::vector<std::unique_ptr<EventsHandle>> retired_close_handles_;
   int lifecycle_cb_ = -1;
   int metadata_cb_ = -1;
   int device_added_cb_ = -1;

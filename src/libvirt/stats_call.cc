@@ -42,11 +42,12 @@ void Run(virConnectPtr conn, unsigned int types, unsigned int flags,
     shared->done = true;
   }
   shared->cv.notify_all();
-  if (abandoned) shared->abandoned_calls->fetch_sub(1);
   // An abandoned call's records are freed here; the connection reference
-  // taken by Start() is dropped either way.
+  // taken by Start() is dropped either way. Only then is the call counted
+  // as returned: nothing of it runs in libvirt any more.
   r.records.reset();
   virConnectClose(conn);
+  if (abandoned) shared->abandoned_calls->fetch_sub(1);
 }
 
 }  // namespace

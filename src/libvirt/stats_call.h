@@ -50,8 +50,8 @@ struct StatsResult {
 class StatsCall {
  public:
   // Starts the call on `conn` with these stats types and flags. `abandoned`
-  // counts the calls given up on and not yet returned (shared by every call
-  // of one connection). Null when no thread could be started.
+  // counts the calls given up on whose thread is still inside libvirt
+  // (shared by every call of one connection). Null when no thread could be started.
   static std::shared_ptr<StatsCall> Start(
       virConnectPtr conn, unsigned int types, unsigned int flags,
       std::shared_ptr<std::atomic<int>> abandoned);
