@@ -30,6 +30,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "http_text.h"
 #include "thread_priority.h"
 
 namespace memcoord::metrics_internal {
@@ -133,28 +134,6 @@ void NoDelay(int fd) {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // The length of the request head in `data` (line, headers and the blank
 // line; "\n\n" ends it as well as "\r\n\r\n", as for CivetWeb), 0 while it
 // is incomplete.
@@ -192,8 +171,8 @@ Framing FrameRequest(std::string_view data, size_t capacity) {
     rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string_view name = Trim(line.substr(0, colon));
-    const std::string_view value = Trim(line.substr(colon + 1));
+    const std::string_view name = TrimField(line.substr(0, colon));
+    const std::string_view value = TrimField(line.substr(colon + 1));
     if (EqualsIgnoreCase(name, "transfer-encoding")) return {Framing::kRaw, 0};
     if (!EqualsIgnoreCase(name, "content-length")) continue;
     if (content_length || value.empty() || value.size() > 12 ||
@@ -214,7 +193,7 @@ bool SaysClose(std::string_view head) {
   for (size_t i = 0; i + kName.size() <= head.size(); ++i) {
     if (!EqualsIgnoreCase(head.substr(i, kName.size()), kName)) continue;
     std::string_view value = head.substr(i + kName.size());
-    value = Trim(value.substr(0, value.find('\n')));
+    value = TrimField(value.substr(0, value.find('\n')));
     if (EqualsIgnoreCase(value, "close")) return true;
   }
   return false;

@@ -2,8 +2,9 @@
 
 #include <zlib.h>
 
-#include <cctype>
 #include <cstdlib>
+
+#include "http_text.h"
 
 namespace memcoord::metrics_internal {
 
@@ -31,37 +32,16 @@ std::optional<std::string> Gzip(std::string_view text) {
 
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // The q-value of one "coding;q=0.5;..." element; 1 without one, 0 for a
 // value that is not a number.
 double QValue(std::string_view params) {
   while (!params.empty()) {
     const size_t semi = params.find(';');
-    std::string_view p = Trim(params.substr(0, semi));
+    std::string_view p = TrimField(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view()
                                             : params.substr(semi + 1);
     if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-      const std::string value(Trim(p.substr(2)));
+      const std::string value(TrimField(p.substr(2)));
       char* end = nullptr;
       const double q = std::strtod(value.c_str(), &end);
       if (end == value.c_str() || *end != '\0') return 0;
@@ -83,11 +63,11 @@ bool AcceptsGzip(const char* accept_encoding) {
     rest = comma == std::string_view::npos ? std::string_view()
                                            : rest.substr(comma + 1);
     const size_t semi = element.find(';');
-    const std::string_view coding = Trim(element.substr(0, semi));
+    const std::string_view coding = TrimField(element.substr(0, semi));
     const double q = semi == std::string_view::npos
                          ? 1
                          : QValue(element.substr(semi + 1));
-    if (EqualsNoCase(coding, "gzip") || EqualsNoCase(coding, "x-gzip")) {
+    if (EqualsIgnoreCase(coding, "gzip") || EqualsIgnoreCase(coding, "x-gzip")) {
       gzip_q = q;
     } else if (coding == "*") {
       any_q = q;
