@@ -105,8 +105,11 @@ export container=other
 exec /lib/systemd/systemd --system --unit=multi-user.target --log-target=null
 BOOT
 chmod +x "$scratch/boot.sh"
-unshare --pid --fork --mount --mount-proc --propagation private "$scratch/boot.sh" \
-  >"$scratch/boot.log" 2>&1 &
+# Its own session, stdin not a terminal: systemd as PID 1 takes a terminal on
+# stdin for its console, which would stop every job of the caller's session
+# (SIGTTOU) when the suite runs in the background of a shell.
+setsid unshare --pid --fork --mount --mount-proc --propagation private \
+  "$scratch/boot.sh" </dev/null >"$scratch/boot.log" 2>&1 &
 launcher=$!
 for _ in $(seq 100); do
   init=$(pgrep -P "$launcher" | head -n1)
