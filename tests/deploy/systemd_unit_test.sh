@@ -176,8 +176,16 @@ check "systemctl reload: active ($(prop ActiveState))" test "$(prop ActiveState)
 printf '[Service]\nWatchdogSec=2s\n' >"$units/$name.d/watchdog.conf"
 sc daemon-reload
 sc restart "$name"
-pid=$(prop MainPID)
-in_ns kill -STOP "$pid"
+pid=0
+for _ in $(seq 100); do
+  pid=$(prop MainPID)
+  [[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]] && [ "$(prop ActiveState)" = active ] && break
+  pid=0
+  sleep 0.1
+done
+# Never `kill -STOP 0`: that stops the caller's own process group.
+check "restarted with the watchdog drop-in (MainPID $pid)" test "$pid" -gt 1
+if [ "$pid" -gt 1 ]; then in_ns kill -STOP "$pid"; fi
 result=""
 for _ in $(seq 100); do
   result=$(prop Result)
