@@ -84,17 +84,20 @@ for t in sysinit basic shutdown network multi-user sockets paths timers; do
 done
 cp "$unit_src" "$units/$name"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# The configuration lives in the namespace's private /run (PrivateTmp= hides
-# /tmp from the service).
+# The configuration, and copies of the binary and the scenario, live in the
+# namespace's private /run: PrivateTmp= hides /tmp (where a checkout may be)
+# from the service, and ProtectHome= hides /root and /home.
 config=/run/memcoord-systemd-test.yaml
+binary_in_ns=/run/memcoord-systemd-test-bin
+scenario_in_ns=/run/memcoord-systemd-test-scenario.yaml
 write_config() {  # write_config POLICY
   printf 'connect: "sim:%s"\ninterval_s: 0.5\npolicy: %s\nweb: {listen: "127.0.0.1:%s"}\n' \
-    "$scenario" "$1" "$port" | in_ns sh -c "cat >$config"
+    "$scenario_in_ns" "$1" "$port" | in_ns sh -c "cat >$config"
 }
 cat >"$units/$name.d/exec.conf" <<CONF
 [Service]
 ExecStart=
-ExecStart=$binary --config $config
+ExecStart=$binary_in_ns --config $config
 CONF
 cat >"$scratch/boot.sh" <<BOOT
 #!/bin/bash
@@ -130,6 +133,8 @@ if [ -z "$init" ] || ! case "$state" in running|degraded) true ;; *) false ;; es
   exit 1
 fi
 ok "systemd booted as PID 1 of a private namespace ($state)"
+in_ns sh -c "cat >$binary_in_ns && chmod 755 $binary_in_ns" <"$binary"
+in_ns sh -c "cat >$scenario_in_ns && chmod 644 $scenario_in_ns" <"$scenario"
 write_config adaptive
 
 if ! getent group "$supplementary" >/dev/null; then
