@@ -630,7 +630,8 @@ class LibvirtHypervisor::Impl {
   Result<StatsResult> FetchStats() {
     constexpr unsigned kRunning = VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING;
     constexpr unsigned kNowait = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
-    const std::string call = "virConnectGetAllDomainStats";
+    constexpr const char* kCall = "virConnectGetAllDomainStats";
+    const std::string call = kCall;
     for (int attempt = 1; attempt <= 2; ++attempt) {
       const int stuck = abandoned_stats_->load();
       const unsigned flags =
@@ -649,7 +650,7 @@ class LibvirtHypervisor::Impl {
       }
       const bool returned = pending->Wait(options_.stats_timeout_s);
       // A call given up on counts with the time waited for it.
-      Record("virConnectGetAllDomainStats", SecondsSince(start));
+      Record(kCall, SecondsSince(start));
       if (returned) {
         StatsResult r = pending->Take();
         if (r.count < 0) {
